@@ -1,0 +1,222 @@
+"""The gateway process: links in, outbox and MQTT out, status topics, counters."""
+
+from __future__ import annotations
+
+import json
+import logging
+import threading
+import time
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from zoneinfo import ZoneInfo
+
+from device_gateway.config import DeviceConfig, GatewayConfig
+from device_gateway.observations import DEVICE_KIND, observations, verdict
+from device_gateway.outbox import Outbox, OutboxError
+from device_gateway.publisher import Publisher
+from device_gateway.serial_link import SerialLink
+from device_gateway.serial_profiles import profile
+from device_gateway.weighing import WeighingTracker
+from drivers.measurements import Measurement, Weight
+from vitals import topics
+from vitals.message import (
+    DeviceInfo,
+    MessageError,
+    Reading,
+    encode_reading,
+    format_time,
+    new_reading_id,
+    record_reading_id,
+)
+
+log = logging.getLogger(__name__)
+
+VERSION = "0.1.0"
+
+
+@dataclass
+class Counters:
+    decoded: int = 0
+    queued: int = 0
+    not_readings: int = 0
+    rejected: int = 0
+    outbox_errors: int = 0
+
+
+@dataclass
+class DeviceState:
+    state: str = "disconnected"
+    last_error: str = ""
+    last_seen: str | None = None
+    extra: dict = field(default_factory=dict)
+
+
+class Gateway:
+    def __init__(self, config: GatewayConfig) -> None:
+        self.config = config
+        self.counters = Counters()
+        self.started = time.time()
+        self.outbox = Outbox(config.state_dir / "outbox.sqlite3")
+        self._zone = ZoneInfo(config.timezone) if config.timezone else None
+        self._devices: dict[str, DeviceState] = {d.id: DeviceState() for d in config.devices}
+        self._lock = threading.Lock()
+        self._weighings = {
+            d.id: WeighingTracker() for d in config.devices if profile(d.protocol).poll is not None
+        }
+        self.status_topic = topics.gateway_status_topic(config.site, config.gateway_id)
+        self.publisher = Publisher(
+            config.broker,
+            client_id=f"roomvitals-gateway-{config.site}-{config.gateway_id}",
+            outbox=self.outbox,
+            will=(self.status_topic, json.dumps({"state": "offline"}).encode()),
+            on_state=lambda connected, error: self._publish_gateway_status(),
+        )
+        self.links = [SerialLink(d, self.handle, self.device_status) for d in config.devices]
+        self._heartbeat_stop = threading.Event()
+        self._heartbeat = threading.Thread(target=self._beat, name="gateway-status", daemon=True)
+
+    def start(self) -> None:
+        self._publish_gateway_status()
+        for device in self.config.devices:
+            self._publish_device_status(device)
+        self.publisher.start()
+        for link in self.links:
+            link.start()
+        self._heartbeat.start()
+
+    def stop(self) -> None:
+        self._heartbeat_stop.set()
+        for link in self.links:
+            link.stop()
+        self.publisher.stop(final=(self.status_topic, json.dumps({"state": "offline"}).encode()))
+        self.outbox.close()
+
+    # measurements ----------------------------------------------------------------------
+    def handle(self, device: DeviceConfig, measurement: Measurement) -> None:
+        """A measurement from a link: file it in the outbox if it is a patient reading."""
+        self.counters.decoded += 1
+        received = datetime.now(UTC)
+        with self._lock:
+            self._devices[device.id].last_seen = format_time(received)
+        judged = verdict(measurement)
+        tracker = self._weighings.get(device.id)
+        repeat = (
+            isinstance(measurement, Weight)
+            and tracker is not None
+            and not tracker.is_new(measurement, judged.is_reading)
+        )
+        if repeat and judged.is_reading:
+            return  # the same weighing answered again
+        if not judged.is_reading:
+            self.counters.not_readings += 1
+            log.debug("device %s: not a reading (%s)", device.id, judged.reason)
+            if judged.device_error:
+                self.device_status(device, "connected", judged.reason)
+            return
+        try:
+            reading = self._reading(device, measurement, received)
+            payload = encode_reading(reading)
+        except MessageError as exc:
+            self.counters.rejected += 1
+            log.error("device %s: measurement does not fit the contract: %s", device.id, exc)
+            return
+        topic = topics.reading_topic(self.config.site, device.room, device.id)
+        try:
+            self.outbox.put(str(reading.id), topic, payload)
+        except OutboxError as exc:
+            self.counters.outbox_errors += 1
+            log.error("%s", exc)
+            self.device_status(device, "connected", str(exc))
+            return
+        self.counters.queued += 1
+        self.publisher.notify()
+
+    def _reading(
+        self, device: DeviceConfig, measurement: Measurement, received: datetime
+    ) -> Reading:
+        obs = observations(measurement)
+        device_time = getattr(measurement, "timestamp", None)
+        if device_time is not None:
+            zone = self._zone or datetime.now().astimezone().tzinfo
+            measured = (
+                device_time.replace(tzinfo=zone) if device_time.tzinfo is None else device_time
+            )
+            reading_id = record_reading_id(
+                f"{self.config.site}/{device.id}/{device.serial}",
+                device_time,
+                tuple((o.kind, str(o.value)) for o in obs),
+            )
+            source = "device"
+        else:
+            measured, reading_id, source = received, new_reading_id(), "gateway"
+        return Reading(
+            id=reading_id,
+            device=DeviceInfo(
+                id=device.id,
+                kind=DEVICE_KIND[type(measurement)],
+                model=device.model,
+                serial=device.serial,
+                transport="serial",
+                protocol=device.protocol,
+            ),
+            site=self.config.site,
+            room=device.room,
+            measured_at=measured,
+            received_at=received,
+            observations=obs,
+            flags=measurement.flags,
+            raw=measurement.raw.hex(),
+            measured_at_source=source,
+        )
+
+    # status ----------------------------------------------------------------------------
+    def device_status(self, device: DeviceConfig, state: str, error: str) -> None:
+        with self._lock:
+            current = self._devices[device.id]
+            if (current.state, current.last_error) == (state, error):
+                return  # the status topic says so already
+            current.state = state
+            current.last_error = error
+        self._publish_device_status(device)
+        self._publish_gateway_status()  # it lists every device's state too
+
+    def _publish_device_status(self, device: DeviceConfig) -> None:
+        with self._lock:
+            current = self._devices[device.id]
+            payload = {
+                "state": current.state,
+                "last_error": current.last_error,
+                "last_seen": current.last_seen,
+                "protocol": device.protocol,
+                "transport": "serial",
+                "port": device.port,
+                "gateway_id": self.config.gateway_id,
+            }
+        self.publisher.publish_state(
+            topics.device_status_topic(self.config.site, device.room, device.id), payload
+        )
+
+    def status(self) -> dict:
+        with self._lock:
+            devices = {k: v.state for k, v in self._devices.items()}
+        return {
+            "state": "online",
+            "version": VERSION,
+            "uptime_s": round(time.time() - self.started),
+            "outbox_depth": self.outbox.depth(),
+            "broker_connected": self.publisher.connected,
+            "devices": devices,
+            "counters": self.counters.__dict__
+            | {
+                "published": self.publisher.published,
+                "acked": self.publisher.acked,
+                "reconnects": self.publisher.reconnects,
+            },
+        }
+
+    def _publish_gateway_status(self) -> None:
+        self.publisher.publish_state(self.status_topic, self.status())
+
+    def _beat(self) -> None:
+        while not self._heartbeat_stop.wait(15):
+            self._publish_gateway_status()

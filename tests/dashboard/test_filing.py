@@ -1,0 +1,123 @@
+"""Filing reading messages into SQLite and PostgreSQL, each reading id exactly once."""
+
+import json
+import threading
+import uuid
+from decimal import Decimal
+
+import pytest
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from dashboard.db import make_engine
+from dashboard.filing import Filer
+from dashboard.models import Device, Reading, ReadingObservation, RejectedMessage
+from tests.test_message import make_reading
+from vitals import topics
+from vitals.message import Observation, encode_reading
+
+TOPIC = topics.reading_topic("main", "exam-1", "scale-1")
+
+
+@pytest.fixture
+def engine(database_url):
+    engine = make_engine(database_url)
+    yield engine
+    engine.dispose()
+
+
+def count(engine, model) -> int:
+    with Session(engine) as session:
+        return session.scalar(select(func.count()).select_from(model))
+
+
+def test_files_a_reading_with_exact_and_canonical_values(engine):
+    obs = (
+        Observation("weight", Decimal("200.5"), "[lb_av]", 188736, "29463-7"),
+        Observation("height", Decimal("70.00"), "[in_i]", 188740, "8302-2"),
+    )
+    reading = make_reading(observations=obs)
+    outcome = Filer(engine).file_message(TOPIC, encode_reading(reading))
+    assert outcome.status == "filed"
+    with Session(engine) as session:
+        row = session.get(Reading, str(reading.id))
+        assert row.device.device_id == "scale-1" and row.room.name == "exam-1"
+        weight, height = row.observations
+        assert (weight.value, weight.unit, weight.canonical_unit) == ("200.5", "[lb_av]", "kg")
+        assert weight.canonical_value == pytest.approx(90.9453, abs=1e-9)
+        assert (height.value, height.canonical_value) == ("70.00", pytest.approx(177.8))
+
+
+def test_a_message_delivered_twice_is_filed_once(engine):
+    payload = encode_reading(make_reading())
+    filer = Filer(engine)
+    assert filer.file_message(TOPIC, payload).status == "filed"
+    assert filer.file_message(TOPIC, payload).status == "duplicate"
+    assert (count(engine, Reading), count(engine, ReadingObservation)) == (1, 1)
+    assert (filer.counters.filed, filer.counters.duplicates) == (1, 1)
+
+
+def test_racing_workers_file_once(engine):
+    payloads = [encode_reading(make_reading(id=uuid.uuid4())) for _ in range(20)]
+    filers = [Filer(engine), Filer(engine)]
+    barrier = threading.Barrier(2)
+
+    def work(filer):
+        barrier.wait()
+        for payload in payloads:
+            filer.file_message(TOPIC, payload)
+
+    threads = [threading.Thread(target=work, args=(f,)) for f in filers]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert count(engine, Reading) == 20
+    assert sum(f.counters.filed for f in filers) == 20
+    assert sum(f.counters.duplicates for f in filers) == 20
+
+
+@pytest.mark.parametrize(
+    ("topic", "payload", "reason"),
+    [
+        (TOPIC, b"{not json", "not JSON"),
+        (TOPIC, b'{"schema": 1}', "schema"),
+        ("roomvitals/v1/main/reading/exam-2/scale-1", None, "disagree on room"),
+        ("roomvitals/v1/main/reading/exam-1", None, "topic"),
+    ],
+)
+def test_bad_messages_go_to_the_dead_letter_table(engine, topic, payload, reason):
+    payload = payload or encode_reading(make_reading())
+    filer = Filer(engine)
+    outcome = filer.file_message(topic, payload)
+    assert outcome.status == "rejected" and reason in outcome.reason
+    assert filer.counters.rejected == 1
+    assert count(engine, Reading) == 0
+    with Session(engine) as session:
+        [row] = session.scalars(select(RejectedMessage)).all()
+        assert reason in row.reason and row.topic == topic
+
+
+def test_nul_bytes_in_a_bad_payload_are_kept_safely(engine):
+    outcome = Filer(engine).file_message(TOPIC, b"\x00\xff\x00")
+    assert outcome.status == "rejected"
+    assert count(engine, RejectedMessage) == 1
+
+
+def test_device_status_updates_the_device(engine):
+    topic = topics.device_status_topic("main", "exam-1", "scale-1")
+    filer = Filer(engine)
+    status = {
+        "state": "disconnected",
+        "last_error": "port /dev/ttyUSB0 lost",
+        "transport": "serial",
+    }
+    assert filer.file_message(topic, json.dumps(status).encode()).status == "status"
+    assert filer.file_message(topic, b"").status == "status"  # a cleared retained message
+    assert filer.file_message(topic, b"[]").status == "rejected"
+    with Session(engine) as session:
+        device = session.scalars(select(Device)).one()
+        assert (device.state, device.status["last_error"]) == (
+            "disconnected",
+            "port /dev/ttyUSB0 lost",
+        )

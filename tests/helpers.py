@@ -1,0 +1,63 @@
+"""Test helpers: an MQTT subscriber that collects messages, and polling with a deadline."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable
+from typing import TypeVar
+
+import paho.mqtt.client as mqtt
+from paho.mqtt.enums import CallbackAPIVersion
+
+T = TypeVar("T")
+
+
+def wait_until(predicate: Callable[[], T], timeout: float = 15.0, interval: float = 0.05) -> T:
+    """Poll ``predicate`` until it returns something truthy; fail the test after ``timeout``."""
+    deadline = time.monotonic() + timeout
+    while True:
+        result = predicate()
+        if result:
+            return result
+        if time.monotonic() > deadline:
+            raise AssertionError(f"condition not met within {timeout} s: {predicate}")
+        time.sleep(interval)
+
+
+class Collector:
+    """Subscribes to ``topic_filter`` on a broker and keeps every message it receives."""
+
+    def __init__(self, port: int, topic_filter: str = "roomvitals/#") -> None:
+        self.messages: list[mqtt.MQTTMessage] = []
+        self._lock = threading.Lock()
+        self._subscribed = threading.Event()
+        self.client = mqtt.Client(CallbackAPIVersion.VERSION2, protocol=mqtt.MQTTv5)
+        self.client.on_connect = lambda c, *_: c.subscribe(topic_filter, qos=1)
+        self.client.on_subscribe = lambda *_: self._subscribed.set()
+        self.client.on_message = self._on_message
+        self.client.connect("127.0.0.1", port)
+        self.client.loop_start()
+        if not self._subscribed.wait(10):
+            raise AssertionError("collector could not subscribe")
+
+    def _on_message(self, client, userdata, message) -> None:
+        with self._lock:
+            self.messages.append(message)
+
+    def on(self, kind: str) -> list[mqtt.MQTTMessage]:
+        with self._lock:
+            return [m for m in self.messages if f"/{kind}/" in m.topic]
+
+    def close(self) -> None:
+        self.client.disconnect()
+        self.client.loop_stop()
+
+
+def publish(port: int, topic: str, payload: bytes, *, qos: int = 1, retain: bool = False) -> None:
+    client = mqtt.Client(CallbackAPIVersion.VERSION2, protocol=mqtt.MQTTv5)
+    client.connect("127.0.0.1", port)
+    client.loop_start()
+    client.publish(topic, payload, qos=qos, retain=retain).wait_for_publish(10)
+    client.disconnect()
+    client.loop_stop()
