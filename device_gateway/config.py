@@ -39,11 +39,16 @@ class DeviceConfig:
     id: str
     room: str
     protocol: str
-    port: str
+    transport: str = "serial"
+    """``serial`` or ``ble``."""
+    port: str = ""
+    """Serial: the port path (a stable /dev/serial/by-id/... name)."""
     model: str = ""
     serial: str = ""
     baudrate: int | None = None
     poll_interval: float = 2.0
+    options: dict = field(default_factory=dict, compare=False)
+    """Transport-specific settings that the link reads (e.g. BLE address, name, backend)."""
 
 
 @dataclass(frozen=True)
@@ -112,20 +117,46 @@ def _broker(data: dict, base: Path) -> BrokerConfig:
     return broker
 
 
+TRANSPORTS = ("serial", "ble")
+
+
 def _device(index: int, data: dict) -> DeviceConfig:
     where = f"devices[{index}]."
+    transport = data.get("transport", "serial")
+    if transport not in TRANSPORTS:
+        raise ConfigError(f"{where}transport {transport!r} is not one of {', '.join(TRANSPORTS)}")
     protocol = data.get("protocol")
-    if protocol not in PROFILES:
-        raise ConfigError(f"{where}protocol {protocol!r} is not one of {', '.join(PROFILES)}")
-    if not data.get("port"):
-        raise ConfigError(f"{where}port is required (e.g. /dev/serial/by-id/...)")
+    if transport == "serial":
+        if protocol not in PROFILES:
+            raise ConfigError(
+                f"{where}protocol {protocol!r} is not one of {', '.join(sorted(PROFILES))}"
+            )
+        if not data.get("port"):
+            raise ConfigError(f"{where}port is required (e.g. /dev/serial/by-id/...)")
+    else:
+        from device_gateway.ble_config import check_ble_device
+
+        check_ble_device(where, data)
+    known = {
+        "id",
+        "room",
+        "protocol",
+        "transport",
+        "port",
+        "model",
+        "serial",
+        "baudrate",
+        "poll_interval",
+    }
     return DeviceConfig(
         id=_segment(data, "id", where),
         room=_segment(data, "room", where),
-        protocol=protocol,
-        port=str(data["port"]),
+        protocol=str(protocol),
+        transport=transport,
+        port=str(data.get("port", "")),
         model=str(data.get("model", "")),
         serial=str(data.get("serial", "")),
         baudrate=int(data["baudrate"]) if "baudrate" in data else None,
         poll_interval=float(data.get("poll_interval", 2.0)),
+        options={k: v for k, v in data.items() if k not in known},
     )

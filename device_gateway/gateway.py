@@ -11,18 +11,20 @@ from datetime import UTC, datetime
 from zoneinfo import ZoneInfo
 
 from device_gateway.config import DeviceConfig, GatewayConfig
+from device_gateway.links import make_link
 from device_gateway.observations import DEVICE_KIND, observations, verdict
 from device_gateway.outbox import Outbox, OutboxError
 from device_gateway.publisher import Publisher
-from device_gateway.serial_link import SerialLink
 from device_gateway.serial_profiles import profile
 from device_gateway.weighing import WeighingTracker
 from drivers.measurements import Measurement, Weight
 from vitals import topics
 from vitals.message import (
     DeviceInfo,
+    LiveValues,
     MessageError,
     Reading,
+    encode_live,
     encode_reading,
     format_time,
     new_reading_id,
@@ -71,7 +73,9 @@ class Gateway:
             will=(self.status_topic, json.dumps({"state": "offline"}).encode()),
             on_state=lambda connected, error: self._publish_gateway_status(),
         )
-        self.links = [SerialLink(d, self.handle, self.device_status) for d in config.devices]
+        self.links = [
+            make_link(d, self.handle, self.live, self.device_status) for d in config.devices
+        ]
         self._heartbeat_stop = threading.Event()
         self._heartbeat = threading.Thread(target=self._beat, name="gateway-status", daemon=True)
 
@@ -131,6 +135,27 @@ class Gateway:
         self.counters.queued += 1
         self.publisher.notify()
 
+    def live(self, device: DeviceConfig, measurement: Measurement) -> None:
+        """A streaming value (pleth, live SpO2, cuff pressure): QoS 0, never stored."""
+        try:
+            payload = encode_live(
+                LiveValues(
+                    device_id=device.id,
+                    site=self.config.site,
+                    room=device.room,
+                    at=datetime.now(UTC),
+                    observations=observations(measurement),
+                    flags=measurement.flags,
+                )
+            )
+        except MessageError as exc:
+            self.counters.rejected += 1
+            log.error("device %s: live value does not fit the contract: %s", device.id, exc)
+            return
+        self.publisher.publish_live(
+            topics.live_topic(self.config.site, device.room, device.id), payload
+        )
+
     def _reading(
         self, device: DeviceConfig, measurement: Measurement, received: datetime
     ) -> Reading:
@@ -156,7 +181,7 @@ class Gateway:
                 kind=DEVICE_KIND[type(measurement)],
                 model=device.model,
                 serial=device.serial,
-                transport="serial",
+                transport=device.transport,
                 protocol=device.protocol,
             ),
             site=self.config.site,
@@ -188,7 +213,7 @@ class Gateway:
                 "last_error": current.last_error,
                 "last_seen": current.last_seen,
                 "protocol": device.protocol,
-                "transport": "serial",
+                "transport": device.transport,
                 "port": device.port,
                 "gateway_id": self.config.gateway_id,
             }

@@ -31,6 +31,7 @@ class SerialLink:
         device: DeviceConfig,
         on_measurement: Callable[[DeviceConfig, Measurement], None],
         on_status: Callable[[DeviceConfig, str, str], None],
+        on_live: Callable[[DeviceConfig, Measurement], None] | None = None,
     ) -> None:
         self.device = device
         self.profile = profile(device.protocol)
@@ -38,6 +39,7 @@ class SerialLink:
         self.frames_dropped = 0
         self._on_measurement = on_measurement
         self._on_status = on_status
+        self._on_live = on_live
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name=f"serial-{device.id}", daemon=True)
 

@@ -1,7 +1,7 @@
 """``roomvitals demo``: the whole system on one machine, with simulated devices.
 
-It starts a private broker (Mosquitto where installed, else the embedded amqtt), one
-simulated Health o meter scale per exam room on a pseudo-terminal, and then the real
+It starts a private broker (Mosquitto where installed, else the embedded amqtt), the
+simulated devices of every exam room (``simulators.demo_devices``), and then the real
 ``gateway``, ``ingest`` and ``web`` commands as child processes on SQLite, exactly as a
 clinic would run them. Ctrl-C stops everything it started.
 """
@@ -9,6 +9,7 @@ clinic would run them. Ctrl-C stops everything it started.
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import shutil
 import signal
@@ -19,34 +20,31 @@ import time
 from pathlib import Path
 
 from roomvitals.broker import start_private_broker, wait_for_port
-from simulators.serial.healthometer_esc import HealthOMeterScale, ScaleState
-from simulators.serial.pty_port import PtyPort
-from simulators.serial.scale_scenarios import ScaleScenario
+from simulators.demo_devices import start_all
 
 SITE = "demo-clinic"
 
 
-def gateway_toml(broker_url: str, state_dir: Path, ports: dict[str, Path]) -> str:
+def _toml_value(value: object) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int | float):
+        return repr(value)
+    return json.dumps(str(value))  # a JSON string is a valid TOML basic string
+
+
+def gateway_toml(broker_url: str, state_dir: Path, devices: list[dict]) -> str:
     lines = [
-        f'site = "{SITE}"',
+        f"site = {_toml_value(SITE)}",
         'gateway_id = "demo-gateway"',
-        f'state_dir = "{state_dir / "gateway"}"',
+        f"state_dir = {_toml_value(state_dir / 'gateway')}",
         "",
         "[broker]",
-        f'url = "{broker_url}"',
+        f"url = {_toml_value(broker_url)}",
     ]
-    for room, port in ports.items():
-        lines += [
-            "",
-            "[[devices]]",
-            f'id = "{room}-scale"',
-            f'room = "{room}"',
-            'protocol = "healthometer-esc"',
-            f'port = "{port}"',
-            'model = "Health o meter 2101KL (simulated)"',
-            f'serial = "SIM-{room.upper()}"',
-            "poll_interval = 1.0",
-        ]
+    for device in devices:
+        lines += ["", "[[devices]]"]
+        lines += [f"{key} = {_toml_value(value)}" for key, value in device.items()]
     return "\n".join(lines) + "\n"
 
 
@@ -62,16 +60,9 @@ def run(args: argparse.Namespace) -> int:
     print(f"broker: {broker_url} ({type(broker).__name__})", flush=True)
 
     rooms = [f"exam-{n}" for n in range(1, args.rooms + 1)]
-    scales, scenarios, ports = [], [], {}
-    for index, room in enumerate(rooms):
-        port = PtyPort(state_dir / "dev" / f"{room}-scale")
-        scale = HealthOMeterScale(port, ScaleState(weight=0)).start()
-        scenario = ScaleScenario(scale, "weigh-cycle", on_seconds=5 + index, off_seconds=3)
-        scales.append(scale)
-        scenarios.append(scenario.start())
-        ports[room] = port.path
+    simulated = start_all(state_dir, rooms)
     config = state_dir / "gateway.toml"
-    config.write_text(gateway_toml(broker_url, state_dir, ports))
+    config.write_text(gateway_toml(broker_url, state_dir, simulated.devices))
 
     env = {**os.environ, "DATABASE_URL": database, "ROOMVITALS_BROKER": broker_url}
     command = [sys.executable, "-m", "roomvitals.cli"]
@@ -115,10 +106,7 @@ def run(args: argparse.Namespace) -> int:
                 child.wait(timeout=max(0.1, deadline - time.monotonic()))
             except subprocess.TimeoutExpired:
                 child.kill()
-        for scenario in scenarios:
-            scenario.stop()
-        for scale in scales:
-            scale.stop()
+        simulated.stop()
         broker.cleanup()
         print("demo stopped", flush=True)
     return 0

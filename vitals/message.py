@@ -269,5 +269,38 @@ def from_document(document: dict[str, Any]) -> Reading:
     )
 
 
+@dataclass(frozen=True)
+class LiveValues:
+    """Streaming values for the live view only (QoS 0 on the ``live`` topic; never filed)."""
+
+    device_id: str
+    site: str
+    room: str
+    at: datetime
+    observations: tuple[Observation, ...]
+    flags: frozenset[str] = frozenset()
+
+
+def encode_live(live: LiveValues) -> bytes:
+    """``{"schema": 1, "device": id, "at": time, "values": [{kind, value, unit}], "flags": []}``."""
+    unknown = set(live.flags) - FLAGS
+    if unknown:
+        raise MessageError(f"flags: unknown flag(s) {sorted(unknown)}")
+    for obs in live.observations:
+        if obs.unit not in KINDS[obs.kind].units:
+            raise MessageError(f"live {obs.kind}: {obs.unit!r} is not a unit of {obs.kind}")
+    document = {
+        "schema": SCHEMA_VERSION,
+        "device": check_segment("device id", live.device_id),
+        "site": live.site,
+        "room": live.room,
+        "at": format_time(live.at),
+        "values": [{"kind": o.kind, "value": o.value, "unit": o.unit} for o in live.observations],
+        "flags": sorted(live.flags),
+    }
+    text = json.dumps(_decimals_as_text(document), separators=(",", ":"), ensure_ascii=False)
+    return _DECIMAL_TEXT.sub(r"\1", text).encode("utf-8")
+
+
 def utcnow() -> datetime:
     return datetime.now(UTC)
