@@ -125,6 +125,12 @@ def cmd_simulate(args: argparse.Namespace) -> int:
     return run(args)
 
 
+def cmd_user(args: argparse.Namespace) -> int:
+    from dashboard.users import run
+
+    return run(args)
+
+
 def cmd_demo(args: argparse.Namespace) -> int:
     from roomvitals.demo import run
 
@@ -208,6 +214,13 @@ def build_parser() -> argparse.ArgumentParser:
 
     add_arguments(simulate)
     simulate.set_defaults(func=cmd_simulate)
+
+    user = sub.add_parser("user", help="manage accounts (add, disable, reset-password, list)",
+                          description="Manage dashboard accounts.")
+    from dashboard.users import add_arguments as add_user_arguments
+
+    add_user_arguments(user)
+    user.set_defaults(func=cmd_user)
 
     db = sub.add_parser("db", help="database schema commands")
     db_sub = db.add_subparsers(dest="db_command", required=True, metavar="ACTION")

@@ -48,6 +48,34 @@ def gateway_toml(broker_url: str, state_dir: Path, devices: list[dict]) -> str:
     return "\n".join(lines) + "\n"
 
 
+DEMO_ACCOUNTS = (
+    ("assistant", "assistant", "Alex Assistant (demo)"),
+    ("physician", "physician", "Dr. Pat Physician (demo)"),
+    ("admin", "admin", "Ada Admin (demo)"),
+)
+
+
+def create_demo_accounts(database: str) -> list[str]:
+    """One account per role with a fresh random password: ``login: <user> / <password>``."""
+    from sqlalchemy.orm import Session
+
+    from dashboard import audit
+    from dashboard.auth import create_user, generate_password
+    from dashboard.db import make_engine
+
+    engine = make_engine(database)
+    lines = []
+    with Session(engine) as db, db.begin():
+        for username, role, name in DEMO_ACCOUNTS:
+            password = generate_password()
+            user = create_user(db, username, role, password, name)
+            audit.append(db, audit.Actor(None, "demo", "admin", "local"), "create", "user",
+                         user.id, detail={"role": role})
+            lines.append(f"login: {username} / {password}")
+    engine.dispose()
+    return lines
+
+
 def run(args: argparse.Namespace) -> int:
     state_dir = Path(args.state_dir).absolute()
     if state_dir.exists():
@@ -67,6 +95,7 @@ def run(args: argparse.Namespace) -> int:
     env = {**os.environ, "DATABASE_URL": database, "ROOMVITALS_BROKER": broker_url}
     command = [sys.executable, "-m", "roomvitals.cli"]
     subprocess.run([*command, "db", "upgrade"], env=env, check=True)
+    logins = create_demo_accounts(database)
     children = [
         subprocess.Popen([*command, "gateway", "--config", str(config)], env=env),
         subprocess.Popen([*command, "ingest", "--no-upgrade"], env=env),
@@ -81,12 +110,15 @@ def run(args: argparse.Namespace) -> int:
         signal.signal(sig, lambda *_: stop.set())
     try:
         wait_for_port(args.port, timeout=30)
+        print()
+        for line in logins:
+            print(line)
         print(
-            f"\nRoomVitals demo: http://127.0.0.1:{args.port}/  (rooms: {', '.join(rooms)})",
+            f"RoomVitals demo: http://127.0.0.1:{args.port}/  (rooms: {', '.join(rooms)})",
             flush=True,
         )
         print(
-            "Simulated scales weigh a patient every few seconds. Ctrl-C stops the demo.", flush=True
+            "Log in with one of the accounts above. Ctrl-C stops the demo.", flush=True
         )
         while not stop.wait(1):
             for child in children:

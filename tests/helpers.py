@@ -61,3 +61,42 @@ def publish(port: int, topic: str, payload: bytes, *, qos: int = 1, retain: bool
     client.publish(topic, payload, qos=qos, retain=retain).wait_for_publish(10)
     client.disconnect()
     client.loop_stop()
+
+
+class Browser:
+    """A cookie-keeping HTTP client for server-rendered pages: log in, GET, POST with CSRF."""
+
+    def __init__(self, base: str) -> None:
+        import http.cookiejar
+        import urllib.request
+
+        self.base = base.rstrip("/")
+        self.jar = http.cookiejar.CookieJar()
+        self.opener = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(self.jar))
+
+    def request(self, path: str, data: dict[str, str] | None = None) -> tuple[int, str]:
+        import urllib.error
+        import urllib.parse
+        import urllib.request
+
+        body = urllib.parse.urlencode(data).encode() if data is not None else None
+        try:
+            with self.opener.open(urllib.request.Request(self.base + path, data=body),
+                                  timeout=15) as response:
+                return response.status, response.read().decode()
+        except urllib.error.HTTPError as exc:
+            return exc.code, exc.read().decode()
+
+    def csrf(self, path: str) -> str:
+        import re
+
+        status, page = self.request(path)
+        match = re.search(r'name="csrf_token" value="([^"]+)"', page)
+        assert match, f"no CSRF token on {path} ({status})"
+        return match.group(1)
+
+    def login(self, username: str, password: str) -> tuple[int, str]:
+        token = self.csrf("/login")
+        return self.request(
+            "/login", {"csrf_token": token, "username": username, "password": password}
+        )
