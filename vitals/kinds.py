@@ -127,12 +127,45 @@ _KINDS = (
         "/min",
         frozenset({"/min"}),
     ),
+    # Manual entry only (no device measures it, and the message schema does not admit it):
+    # LOINC 72514-3 "Pain severity - 0-10 verbal numeric rating [Score] - Reported". No MDC
+    # term is used (0); the UCUM unit is the annotation {score}.
+    Kind(
+        "pain_score",
+        "Pain (0-10)",
+        "72514-3",
+        0,
+        "",
+        "{score}",
+        frozenset({"{score}"}),
+    ),
 )
 
 KINDS: dict[str, Kind] = {k.name: k for k in _KINDS}
 
 # Oximeter pulse: the MDC code the gateway sends when the pulse comes from an oximeter.
 MDC_PULS_OXIM_PULS_RATE = 149530
+
+# MDC unit codes (IEEE 11073-10101 dimensions partition 4) for HL7 v2 OBX-6 and PHD
+# exports; from ../shared/reference/standards.md section 7.
+MDC_UNITS: dict[str, tuple[int, str]] = {
+    "mm[Hg]": (266016, "MDC_DIM_MMHG"),
+    "kPa": (265987, "MDC_DIM_KILO_PASCAL"),
+    "/min": (264864, "MDC_DIM_BEAT_PER_MIN"),
+    "%": (262688, "MDC_DIM_PERCENT"),
+    "Cel": (268192, "MDC_DIM_DEGC"),
+    "[degF]": (266560, "MDC_DIM_FAHR"),
+    "kg": (263875, "MDC_DIM_KILO_G"),
+    "[lb_av]": (263904, "MDC_DIM_LB"),
+    "cm": (263441, "MDC_DIM_CENTI_M"),
+    "[in_i]": (263520, "MDC_DIM_INCH"),
+    "kg/m2": (264096, "MDC_DIM_KG_PER_M_SQ"),
+}
+# Respiration rate has its own dimension code, MDC_DIM_RESP_PER_MIN (264928).
+MDC_RESP_PER_MIN = (264928, "MDC_DIM_RESP_PER_MIN")
+# Reference ids of the MDC codes a pulse can carry (cuff, oximeter, ECG).
+MDC_REFS: dict[int, str] = {149546: "MDC_PULS_RATE_NON_INV", 149530: "MDC_PULS_OXIM_PULS_RATE",
+                            147842: "MDC_ECG_HEART_RATE"}
 
 DEVICE_KINDS = frozenset(
     {"scale", "bp_monitor", "thermometer", "pulse_oximeter", "heart_rate_monitor", "stadiometer"}

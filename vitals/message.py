@@ -9,7 +9,6 @@ decimal places end to end.
 from __future__ import annotations
 
 import json
-import re
 import uuid
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -20,6 +19,7 @@ from typing import Any
 
 import fastjsonschema
 
+from vitals import decimal_json
 from vitals.flags import FLAGS
 from vitals.kinds import KINDS
 from vitals.topics import check_segment
@@ -183,36 +183,18 @@ def to_document(reading: Reading) -> dict[str, Any]:
     }
 
 
-_DECIMAL_MARK = "\x00D:"
-_DECIMAL_TEXT = re.compile(r'"\\u0000D:(-?[0-9]+(?:\.[0-9]+)?)"')
-
-
 def encode_reading(reading: Reading) -> bytes:
     """Validate and serialise; raises ``MessageError`` rather than publish a bad message."""
     check_segment("site", reading.site)
     check_segment("room", reading.room)
     document = to_document(reading)
-    # json cannot write a Decimal's own digits, so each is written as a marked string and the
-    # marks are then replaced by the bare digits ("90.90" stays 90.90, never 90.9).
-    text = json.dumps(_decimals_as_text(document), separators=(",", ":"), ensure_ascii=False)
-    text = _DECIMAL_TEXT.sub(r"\1", text)
+    try:
+        text = decimal_json.dumps(document)
+    except decimal_json.NumberError as exc:
+        raise MessageError(str(exc)) from None
     payload = text.encode("utf-8")
     validate_document(json.loads(payload, parse_float=Decimal))
     return payload
-
-
-def _decimals_as_text(value: Any) -> Any:
-    if isinstance(value, Decimal):
-        if not value.is_finite():
-            raise MessageError("non-finite numbers are sent as null with an absent_reason")
-        return _DECIMAL_MARK + format(value, "f")
-    if isinstance(value, float):
-        raise MessageError("numbers in messages are Decimal, never float (precision is kept)")
-    if isinstance(value, dict):
-        return {k: _decimals_as_text(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_decimals_as_text(v) for v in value]
-    return value
 
 
 def decode_reading(payload: bytes) -> Reading:
@@ -298,8 +280,10 @@ def encode_live(live: LiveValues) -> bytes:
         "values": [{"kind": o.kind, "value": o.value, "unit": o.unit} for o in live.observations],
         "flags": sorted(live.flags),
     }
-    text = json.dumps(_decimals_as_text(document), separators=(",", ":"), ensure_ascii=False)
-    return _DECIMAL_TEXT.sub(r"\1", text).encode("utf-8")
+    try:
+        return decimal_json.dumps(document).encode("utf-8")
+    except decimal_json.NumberError as exc:
+        raise MessageError(str(exc)) from None
 
 
 def utcnow() -> datetime:
