@@ -39,6 +39,9 @@ ROLES = ("assistant", "physician", "admin")
 MAX_FAILED_LOGINS = 5
 LOCKOUT_MINUTES = 15
 MIN_PASSWORD_LENGTH = 12
+# Per address: more failed logins than this within the window are refused (HTTP 429).
+ADDRESS_FAILURES_ALLOWED = 20
+ADDRESS_WINDOW_MINUTES = 10
 
 bp = Blueprint("auth", __name__)
 _hasher = PasswordHasher()
@@ -194,6 +197,10 @@ def login() -> Any:
         username = request.form.get("username", "").strip().lower()
         password = request.form.get("password", "")
         error = _attempt_login(username, password)
+        if error == _RATE_LIMITED:
+            return render_template(
+                "auth/login.html", error=error, username=username, expired=False
+            ), 429
         if error is None:
             target = request.args.get("next", "")
             # Only local paths: an open redirect would help phishing.
@@ -214,10 +221,15 @@ def _attempt_login(username: str, password: str) -> str | None:
     generic = "Wrong username or password."
     if not username or not password:
         return "Enter your username and password."
-    user = db.scalar(select(User).where(User.username == username))
     now = datetime.now(UTC)
+    address = request.remote_addr or ""
+    if _recent_failures(db, address, now) >= ADDRESS_FAILURES_ALLOWED:
+        return _RATE_LIMITED
+    user = db.scalar(select(User).where(User.username == username))
     if user is None:
         verify_password(_DUMMY_HASH, password)  # same work either way: no user enumeration
+        audit.append(db, audit.Actor(None, "unknown", "", address), "login_failed", "user", "")
+        db.commit()
         return generic
     locked_until = user.locked_until
     if locked_until is not None and locked_until.tzinfo is None:
@@ -250,6 +262,29 @@ def _attempt_login(username: str, password: str) -> str | None:
 
 
 _DUMMY_HASH = _hasher.hash("roomvitals-timing-equaliser")
+_RATE_LIMITED = (
+    f"Too many failed logins from this address. Try again in {ADDRESS_WINDOW_MINUTES} minutes."
+)
+
+
+def _recent_failures(db: Session, address: str, now: datetime) -> int:
+    from sqlalchemy import func
+
+    from dashboard.models import AuditEvent
+
+    since = now - timedelta(minutes=ADDRESS_WINDOW_MINUTES)
+    return (
+        db.scalar(
+            select(func.count())
+            .select_from(AuditEvent)
+            .where(
+                AuditEvent.action.in_(("login_failed", "lockout")),
+                AuditEvent.remote_addr == address[:64],
+                AuditEvent.at >= since,
+            )
+        )
+        or 0
+    )
 
 
 @bp.post("/logout")

@@ -98,15 +98,33 @@ def cmd_ingest(args: argparse.Namespace) -> int:
 
 
 def cmd_web(args: argparse.Namespace) -> int:
-    from dashboard import create_app
+    from dashboard import InsecureConfigError, create_app
     from dashboard.db import database_url, upgrade
 
     url = database_url(args.database)
     if not args.no_upgrade:
         upgrade(url)
-    app = create_app({"DATABASE_URL": url})
-    print(f"RoomVitals web on http://{args.host}:{args.port}/", flush=True)
-    app.run(host=args.host, port=args.port, threaded=True, use_reloader=False)
+    try:
+        app = create_app({"DATABASE_URL": url})
+    except InsecureConfigError as exc:
+        print(f"roomvitals web: {exc}", file=sys.stderr)
+        return 2
+    scheme = "https" if args.certfile else "http"
+    print(f"RoomVitals web on {scheme}://{args.host}:{args.port}/", flush=True)
+    if args.dev:
+        app.run(host=args.host, port=args.port, threaded=True, use_reloader=False)
+        return 0
+    from dashboard.serve import serve
+
+    serve(
+        app,
+        args.host,
+        args.port,
+        workers=args.workers,
+        threads=args.threads,
+        certfile=args.certfile,
+        keyfile=args.keyfile,
+    )
     return 0
 
 
@@ -194,7 +212,8 @@ def build_parser() -> argparse.ArgumentParser:
     web = sub.add_parser(
         "web",
         help="serve the dashboard",
-        description="Serve the dashboard with the development server.",
+        description="Serve the dashboard with gunicorn (threaded workers); "
+        "--dev uses Flask's development server instead.",
     )
     web.add_argument("--host", default="127.0.0.1", help="address to listen on (127.0.0.1)")
     web.add_argument("--port", type=int, default=8000, help="port (default 8000)")
@@ -202,6 +221,16 @@ def build_parser() -> argparse.ArgumentParser:
     web.add_argument(
         "--no-upgrade", action="store_true", help="do not run database migrations at start"
     )
+    web.add_argument("--workers", type=int, default=2, help="gunicorn worker processes (2)")
+    web.add_argument(
+        "--threads",
+        type=int,
+        default=32,
+        help="threads per worker; each open briefing stream holds one (32)",
+    )
+    web.add_argument("--certfile", default=None, help="TLS certificate (PEM) to serve HTTPS")
+    web.add_argument("--keyfile", default=None, help="TLS private key (PEM)")
+    web.add_argument("--dev", action="store_true", help="use Flask's development server")
     web.set_defaults(func=cmd_web)
 
     simulate = sub.add_parser(
@@ -215,8 +244,11 @@ def build_parser() -> argparse.ArgumentParser:
     add_arguments(simulate)
     simulate.set_defaults(func=cmd_simulate)
 
-    user = sub.add_parser("user", help="manage accounts (add, disable, reset-password, list)",
-                          description="Manage dashboard accounts.")
+    user = sub.add_parser(
+        "user",
+        help="manage accounts (add, disable, reset-password, list)",
+        description="Manage dashboard accounts.",
+    )
     from dashboard.users import add_arguments as add_user_arguments
 
     add_user_arguments(user)

@@ -188,3 +188,18 @@ def test_user_command(database_url, capsys):
     assert roomvitals(["user", "--database", database_url, "disable", "dr.lee"]) == 0
     assert login(app.test_client(), "dr.lee", password).status_code == 401
     app.extensions["roomvitals.engine"].dispose()
+
+
+def test_failed_logins_are_rate_limited_per_address(app):
+    from dashboard.auth import ADDRESS_FAILURES_ALLOWED
+
+    client = app.test_client()
+    for n in range(ADDRESS_FAILURES_ALLOWED):
+        # different unknown accounts, so no single account locks
+        assert login(client, username=f"guess{n}", password="wrong password!!").status_code == 401
+    response = login(client)  # even the right password, from this address, for now
+    assert response.status_code == 429
+    assert "Too many failed logins from this address" in response.get_data(as_text=True)
+    other = app.test_client()
+    other.environ_base["REMOTE_ADDR"] = "127.0.0.2"
+    assert login(other).status_code == 302  # another address is not affected
