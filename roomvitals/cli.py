@@ -149,6 +149,12 @@ def cmd_user(args: argparse.Namespace) -> int:
     return run(args)
 
 
+def cmd_export(args: argparse.Namespace) -> int:
+    from dashboard.interop.cli import run
+
+    return run(args)
+
+
 def cmd_demo(args: argparse.Namespace) -> int:
     from roomvitals.demo import run
 
@@ -253,6 +259,13 @@ def build_parser() -> argparse.ArgumentParser:
 
     add_user_arguments(user)
     user.set_defaults(func=cmd_user)
+
+    export = sub.add_parser("export", help="an encounter as FHIR R4 or HL7 v2",
+                            description="Export charted vitals to an EHR.")
+    from dashboard.interop.cli import add_arguments as add_export_arguments
+
+    add_export_arguments(export)
+    export.set_defaults(func=cmd_export)
 
     db = sub.add_parser("db", help="database schema commands")
     db_sub = db.add_subparsers(dest="db_command", required=True, metavar="ACTION")

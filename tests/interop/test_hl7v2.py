@@ -109,7 +109,10 @@ class Listener:
 
     def _serve(self) -> None:
         while self.script:
-            conn, _ = self.server.accept()
+            try:
+                conn, _ = self.server.accept()
+            except OSError:
+                return  # the test closed the listener
             with conn:
                 decoder = MllpDecoder()
                 messages: list[str] = []
