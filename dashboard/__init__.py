@@ -58,6 +58,20 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     security.init_app(app)
     auth.init_app(app)
     app.register_blueprint(rooms.bp)
+    # The clinic workflow (issue 5): the assistant's pages and the admin's question sets.
+    from dashboard import assistant, triage_admin
+
+    app.register_blueprint(assistant.bp)
+    app.register_blueprint(triage_admin.bp)
+    # The physician's live briefing and the clinic board (issue 5, part B).
+    from dashboard import board, briefing_views
+
+    app.register_blueprint(briefing_views.bp)
+    app.register_blueprint(board.bp)
+    # FHIR read endpoints (issue 6).
+    from dashboard.interop import views as fhir_views
+
+    app.register_blueprint(fhir_views.bp)
 
     @app.get("/healthz")
     @auth.public

@@ -3,6 +3,9 @@
 The insert of a reading is an insert-or-ignore on its primary key (the message id), done
 in the same transaction as its observations, so a re-delivered or re-published message
 files nothing and two ingest workers racing on one message file it once.
+
+A filed reading is never charted by itself: it becomes a *pending* reading of the encounter
+it provably belongs to (``route``), or goes to the *unassigned* queue. Never a guess.
 """
 
 from __future__ import annotations
@@ -10,14 +13,22 @@ from __future__ import annotations
 import json
 import logging
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Engine, Table, select, update
+from sqlalchemy import Engine, Table, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
-from dashboard.models import Device, ReadingObservation, RejectedMessage, Room
+from dashboard.models import (
+    Device,
+    DeviceAssignment,
+    Encounter,
+    ReadingEvent,
+    ReadingObservation,
+    RejectedMessage,
+    Room,
+)
 from dashboard.models import Reading as ReadingRow
 from vitals import topics
 from vitals.kinds import kind
@@ -25,6 +36,10 @@ from vitals.message import MessageError, Reading, decode_reading
 from vitals.units import convert
 
 log = logging.getLogger(__name__)
+
+HISTORY_TOLERANCE = timedelta(minutes=10)
+"""A device-timed reading older than this when the gateway received it is a stored record
+(a memory download, a re-sync): it may be the previous patient's, so it is never routed."""
 
 
 @dataclass(frozen=True)
@@ -102,6 +117,9 @@ class Filer:
         with Session(self.engine) as session, session.begin():
             room_id = self._room_id(session, reading.site, reading.room)
             device_pk = self._device_pk(session, reading, room_id)
+            encounter_id = route(session, reading, device_pk, room_id)
+            now = datetime.now(UTC)
+            state = "unassigned" if encounter_id is None else "pending"
             inserted = insert_ignore(
                 session,
                 ReadingRow.__table__,
@@ -112,10 +130,14 @@ class Filer:
                     "measured_at": reading.measured_at,
                     "measured_at_source": reading.measured_at_source,
                     "received_at": reading.received_at,
-                    "filed_at": datetime.now(UTC),
+                    "filed_at": now,
                     "flags": sorted(reading.flags),
                     "raw": reading.raw,
                     "clock_offset_s": reading.device.clock_offset_s,
+                    "encounter_id": encounter_id,
+                    "state": state,
+                    "source": "device",
+                    "state_changed_at": now,
                 },
                 ["id"],
             )
@@ -123,6 +145,22 @@ class Filer:
                 self.counters.duplicates += 1
                 return Outcome("duplicate", reading_id=str(reading.id))
             session.execute(ReadingObservation.__table__.insert(), observations)
+            session.add(
+                ReadingEvent(
+                    reading_id=str(reading.id),
+                    at=now,
+                    action="filed",
+                    to_state=state,
+                    encounter_id=encounter_id,
+                    reason="" if encounter_id else "no encounter could be known for this reading",
+                )
+            )
+            if encounter_id is not None:
+                session.execute(
+                    update(Encounter)
+                    .where(Encounter.id == encounter_id)
+                    .values(revision=Encounter.revision + 1)
+                )
         self.counters.filed += 1
         return Outcome("filed", reading_id=str(reading.id))
 
@@ -239,6 +277,48 @@ class Filer:
                 )
             )
         return Outcome("rejected", reason)
+
+
+def route(session: Session, reading: Reading, device_pk: int, room_id: int) -> int | None:
+    """The encounter a device reading provably belongs to, or None (the unassigned queue).
+
+    - A stored record (device time more than ``HISTORY_TOLERANCE`` before the gateway received
+      it) is never routed: it may be the previous patient's.
+    - A portable device charts to the encounter it was assigned to when the gateway received
+      the reading (``DeviceAssignment`` window), and nowhere otherwise, whatever room it is in.
+    - A static device charts to its room's open encounter if the reading was received after the
+      encounter started (the patient was identified).
+    The gateway's receive time is used for the windows: device clocks are not trusted.
+    """
+    # UTC throughout: SQLite stores a datetime's digits without its offset.
+    received = reading.received_at.astimezone(UTC)
+    if (
+        reading.measured_at_source == "device"
+        and "device_clock_not_set" not in reading.flags
+        and received - reading.measured_at > HISTORY_TOLERANCE
+    ):
+        return None
+    mobility = session.scalar(select(Device.mobility).where(Device.id == device_pk))
+    if mobility == "portable":
+        return session.scalar(
+            select(DeviceAssignment.encounter_id)
+            .join(Encounter, Encounter.id == DeviceAssignment.encounter_id)
+            .where(
+                DeviceAssignment.device_pk == device_pk,
+                DeviceAssignment.attached_at <= received,
+                or_(DeviceAssignment.removed_at.is_(None), DeviceAssignment.removed_at > received),
+                Encounter.ended_at.is_(None),
+            )
+            .order_by(DeviceAssignment.attached_at.desc())
+            .limit(1)
+        )
+    return session.scalar(
+        select(Encounter.id).where(
+            Encounter.room_id == room_id,
+            Encounter.ended_at.is_(None),
+            Encounter.started_at <= received,
+        )
+    )
 
 
 def where_topic(where: topics.Topic) -> str:

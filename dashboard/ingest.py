@@ -6,6 +6,23 @@ transaction committed (paho manual acks), so a crash between receipt and commit 
 the broker delivers it again, and the unique reading id keeps that from filing twice.
 With ``shared=True`` several workers split the readings on the shared subscription
 ``$share/ingest/...`` (DESIGN.md, "Beyond one machine").
+
+The client id must stay the same across restarts, or a restarted worker starts a new
+session and the messages the broker kept for the old one (queued, and delivered but not yet
+acknowledged) wait there until the session expires and are then dropped. The id is
+``ROOMVITALS_INGEST_ID`` when set, else ``roomvitals-ingest-<host>``; run several workers
+on one host with different ``ROOMVITALS_INGEST_ID`` values (the systemd template unit
+``roomvitals-ingest@.service`` does so).
+
+Shared subscriptions on Mosquitto 2.0 (checked against 2.0.11, tests/durability): the
+broker deals messages round-robin over every member of the group, connected or not. A
+worker whose persistent session is disconnected keeps getting its share queued, and
+receives it when it reconnects with the same id (nothing lost, but half the readings wait
+while one of two workers is down); if its session expired meanwhile, that share is gone.
+Keep workers restarting promptly (systemd ``Restart=always``), and stop a worker for good
+only after it has drained. With a session expiry of 0 the broker would hand everything to
+the remaining workers instead, but would drop the messages a killed worker had received
+and not yet acknowledged, so RoomVitals keeps persistent sessions.
 """
 
 from __future__ import annotations
@@ -23,11 +40,24 @@ from sqlalchemy.exc import DBAPIError, OperationalError
 
 from dashboard.filing import Filer
 from vitals import topics
-from vitals.mqtt import BrokerConfig, connect_async, make_client, set_nodelay
+from vitals.mqtt import (
+    BrokerConfig,
+    connect_async,
+    explain_refusal,
+    explain_unreachable,
+    make_client,
+    set_nodelay,
+)
 
 log = logging.getLogger(__name__)
 
 DB_RETRIES = 5
+SESSION_TAKEN_OVER = 142  # MQTT 5 DISCONNECT reason: another client connected with our id
+
+
+def default_client_id() -> str:
+    """Stable across restarts, so a restarted worker resumes its broker session."""
+    return os.environ.get("ROOMVITALS_INGEST_ID") or f"roomvitals-ingest-{socket.gethostname()}"
 
 
 class IngestWorker:
@@ -45,10 +75,13 @@ class IngestWorker:
         self.connected = threading.Event()
         self.last_error = ""
         self.db_failures = 0
-        client_id = client_id or f"roomvitals-ingest-{socket.gethostname()}-{os.getpid()}"
-        self._client = make_client(broker, client_id, manual_ack=True)
+        self._filters: list[str] = []
+        self.client_id = client_id or default_client_id()
+        self._client = make_client(broker, self.client_id, manual_ack=True)
         self._client.on_connect = self._on_connect
+        self._client.on_connect_fail = self._on_connect_fail
         self._client.on_disconnect = self._on_disconnect
+        self._client.on_subscribe = self._on_subscribe
         self._client.on_message = self._on_message
 
     @property
@@ -65,12 +98,12 @@ class IngestWorker:
 
     def _on_connect(self, client, userdata, flags, reason_code, properties) -> None:
         if reason_code.is_failure:
-            self.last_error = f"broker {self.broker.host}:{self.broker.port} refused: {reason_code}"
-            log.error("%s", self.last_error)
+            self._error(explain_refusal(self.broker, reason_code))
             return
         set_nodelay(client)
         readings = topics.SHARED_INGEST_FILTER if self.shared else topics.READING_FILTER
-        client.subscribe([(readings, 1), (topics.DEVICE_STATUS_FILTER, 1)])
+        self._filters = [readings, topics.DEVICE_STATUS_FILTER]
+        client.subscribe([(f, 1) for f in self._filters])
         self.last_error = ""
         self.connected.set()
         log.info(
@@ -80,9 +113,33 @@ class IngestWorker:
             readings,
         )
 
+    def _on_connect_fail(self, client, userdata) -> None:
+        # paho does not say why; probing names the cause (refused, untrusted certificate...).
+        self._error(explain_unreachable(self.broker))
+
+    def _on_subscribe(self, client, userdata, mid, reason_codes, properties) -> None:
+        for topic_filter, code in zip(self._filters, reason_codes, strict=False):
+            if code.is_failure:
+                user = self.broker.username or "anonymous"
+                self._error(
+                    f"broker refused the subscription to {topic_filter}: {code} (user "
+                    f"{user!r}; the broker's ACL must let the dashboard read it)"
+                )
+
     def _on_disconnect(self, client, userdata, flags, reason_code, properties) -> None:
         self.connected.clear()
-        log.warning("ingest disconnected from broker: %s", reason_code)
+        if getattr(reason_code, "value", None) == SESSION_TAKEN_OVER:
+            self._error(
+                f"another client connected with this worker's id {self.client_id!r} and took "
+                "its session over; give each ingest worker its own ROOMVITALS_INGEST_ID"
+            )
+        else:
+            log.warning("ingest disconnected from broker: %s", reason_code)
+
+    def _error(self, error: str) -> None:
+        if error != self.last_error:
+            log.error("%s", error)
+        self.last_error = error
 
     def _on_message(self, client, userdata, message: mqtt.MQTTMessage) -> None:
         for attempt in range(DB_RETRIES):

@@ -59,6 +59,8 @@ class GatewayConfig:
     state_dir: Path
     devices: tuple[DeviceConfig, ...] = field(default_factory=tuple)
     timezone: str | None = None
+    metrics_port: int | None = None
+    """Serve /metrics (Prometheus text) on this loopback port; None: no endpoint."""
 
 
 def load_config(path: str | os.PathLike[str]) -> GatewayConfig:
@@ -84,7 +86,14 @@ def parse_config(data: dict, base: Path | None = None) -> GatewayConfig:
     ids = [d.id for d in devices]
     if len(ids) != len(set(ids)):
         raise ConfigError("devices: two devices share an id")
-    return GatewayConfig(site, gateway_id, broker, state_dir, devices, data.get("timezone"))
+    metrics_port = data.get("metrics_port")
+    if metrics_port is not None and (
+        not isinstance(metrics_port, int) or not 0 <= metrics_port <= 65535
+    ):
+        raise ConfigError(f"metrics_port {metrics_port!r} must be a port number (0-65535)")
+    return GatewayConfig(
+        site, gateway_id, broker, state_dir, devices, data.get("timezone"), metrics_port
+    )
 
 
 def _segment(data: dict, key: str, where: str = "") -> str:
@@ -105,8 +114,9 @@ def _broker(data: dict, base: Path) -> BrokerConfig:
         except OSError as exc:
             raise ConfigError(f"broker.password_file: cannot read {password_path}: {exc}") from None
     extra: dict[str, object] = {}
-    if data.get("ca_file"):
-        extra["ca_file"] = str(base / data["ca_file"])
+    for name in ("ca_file", "cert_file", "key_file"):  # TLS: private CA, client certificate
+        if data.get(name):
+            extra[name] = str(base / data[name])
     if "keepalive" in data:
         extra["keepalive"] = int(data["keepalive"])
     broker = BrokerConfig.from_url(data.get("url", "mqtt://127.0.0.1:1883"), **extra)

@@ -12,6 +12,7 @@ from zoneinfo import ZoneInfo
 
 from device_gateway.config import DeviceConfig, GatewayConfig
 from device_gateway.links import make_link
+from device_gateway.metrics import MetricsServer, gateway_metrics
 from device_gateway.observations import DEVICE_KIND, observations, verdict
 from device_gateway.outbox import Outbox, OutboxError
 from device_gateway.publisher import Publisher
@@ -63,7 +64,9 @@ class Gateway:
         self._devices: dict[str, DeviceState] = {d.id: DeviceState() for d in config.devices}
         self._lock = threading.Lock()
         self._weighings = {
-            d.id: WeighingTracker() for d in config.devices if profile(d.protocol).poll is not None
+            d.id: WeighingTracker()
+            for d in config.devices
+            if d.transport == "serial" and profile(d.protocol).repeats  # polled or continuous
         }
         self.status_topic = topics.gateway_status_topic(config.site, config.gateway_id)
         self.publisher = Publisher(
@@ -78,6 +81,7 @@ class Gateway:
         ]
         self._heartbeat_stop = threading.Event()
         self._heartbeat = threading.Thread(target=self._beat, name="gateway-status", daemon=True)
+        self.metrics: MetricsServer | None = None
 
     def start(self) -> None:
         self._publish_gateway_status()
@@ -87,17 +91,37 @@ class Gateway:
         for link in self.links:
             link.start()
         self._heartbeat.start()
+        if self.config.metrics_port is not None:
+            try:
+                self.metrics = MetricsServer(
+                    self.config.metrics_port, lambda: gateway_metrics(self)
+                ).start()
+            except OSError as exc:  # the readings matter more than the endpoint
+                log.error("cannot serve /metrics on port %s: %s", self.config.metrics_port, exc)
 
     def stop(self) -> None:
         self._heartbeat_stop.set()
+        if self.metrics is not None:
+            self.metrics.stop()
         for link in self.links:
             link.stop()
         self.publisher.stop(final=(self.status_topic, json.dumps({"state": "offline"}).encode()))
         self.outbox.close()
 
     # measurements ----------------------------------------------------------------------
-    def handle(self, device: DeviceConfig, measurement: Measurement) -> None:
-        """A measurement from a link: file it in the outbox if it is a patient reading."""
+    def handle(
+        self,
+        device: DeviceConfig,
+        measurement: Measurement,
+        *,
+        clock_offset_s: float | None = None,
+        absent_reasons: dict[str, str] | None = None,
+    ) -> None:
+        """A measurement from a link: file it in the outbox if it is a patient reading.
+
+        A BLE link also passes the device clock's offset and why a value is absent (the FHIR
+        data-absent-reason of an IEEE 11073 special value, ``drivers.ble.decode_detailed``).
+        """
         self.counters.decoded += 1
         received = datetime.now(UTC)
         with self._lock:
@@ -118,7 +142,9 @@ class Gateway:
                 self.device_status(device, "connected", judged.reason)
             return
         try:
-            reading = self._reading(device, measurement, received)
+            reading = self._reading(
+                device, measurement, received, clock_offset_s, absent_reasons
+            )
             payload = encode_reading(reading)
         except MessageError as exc:
             self.counters.rejected += 1
@@ -157,9 +183,14 @@ class Gateway:
         )
 
     def _reading(
-        self, device: DeviceConfig, measurement: Measurement, received: datetime
+        self,
+        device: DeviceConfig,
+        measurement: Measurement,
+        received: datetime,
+        clock_offset_s: float | None = None,
+        absent_reasons: dict[str, str] | None = None,
     ) -> Reading:
-        obs = observations(measurement)
+        obs = observations(measurement, absent_reasons)
         device_time = getattr(measurement, "timestamp", None)
         if device_time is not None:
             zone = self._zone or datetime.now().astimezone().tzinfo
@@ -183,6 +214,7 @@ class Gateway:
                 serial=device.serial,
                 transport=device.transport,
                 protocol=device.protocol,
+                clock_offset_s=clock_offset_s,
             ),
             site=self.config.site,
             room=device.room,
@@ -230,6 +262,8 @@ class Gateway:
             "uptime_s": round(time.time() - self.started),
             "outbox_depth": self.outbox.depth(),
             "broker_connected": self.publisher.connected,
+            "broker_error": self.publisher.last_error or self.publisher.denied_error,
+            "outbox_error": self.outbox.problem,
             "devices": devices,
             "counters": self.counters.__dict__
             | {

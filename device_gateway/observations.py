@@ -5,6 +5,7 @@ This is the one place that knows both the driver types and the contract's kinds 
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from decimal import Decimal
 
@@ -52,8 +53,21 @@ class Verdict:
     """The device reported a fault (overload, probe error...), worth showing on its status."""
 
 
-def observations(measurement: Measurement) -> tuple[Observation, ...]:
-    """The observations a measurement carries; fields the device did not send are left out."""
+# The data-absent-reason codes the reading schema allows; any other reason is sent as "unknown".
+ABSENT_REASONS = frozenset(
+    {"not-a-number", "error", "positive-infinity", "negative-infinity", "unknown"}
+)
+
+
+def observations(
+    measurement: Measurement, absent_reasons: Mapping[str, str] | None = None
+) -> tuple[Observation, ...]:
+    """The observations a measurement carries; fields the device did not send are left out.
+
+    ``absent_reasons`` (field -> FHIR data-absent-reason, from ``drivers.ble.decode_detailed``)
+    says why a value is None, e.g. ``not-a-number`` for an IEEE 11073 NaN.
+    """
+    reasons = absent_reasons or {}
     items: list[tuple[str, object, str, int | None]] = []
     match measurement:
         case Weight():
@@ -96,10 +110,14 @@ def observations(measurement: Measurement) -> tuple[Observation, ...]:
                 unit=unit,
                 mdc=mdc or spec.mdc,
                 loinc=spec.loinc,
-                absent_reason=None if number is not None else "unknown",
+                absent_reason=None if number is not None else _reason(reasons.get(name)),
             )
         )
     return tuple(result)
+
+
+def _reason(reason: str | None) -> str:
+    return reason if reason in ABSENT_REASONS else "unknown"
 
 
 def verdict(measurement: Measurement) -> Verdict:

@@ -56,6 +56,10 @@ class Mosquitto:
     persistence: bool = True
     extra_config: str = ""
     binary: str = field(default_factory=lambda: shutil.which("mosquitto") or "mosquitto")
+    config_file: Path | None = None
+    """Start from this file (e.g. deploy/mosquitto/mosquitto.conf) instead of the throw-away
+    config, with each key of ``substitute`` replaced by its value (paths, the listener)."""
+    substitute: dict[str, str] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         self._dir = Path(tempfile.mkdtemp(prefix="roomvitals-mosquitto-"))
@@ -65,16 +69,27 @@ class Mosquitto:
     def url(self) -> str:
         return f"mqtt://127.0.0.1:{self.port}"
 
+    @property
+    def directory(self) -> Path:
+        """The broker's own temporary directory (config, log, persistence)."""
+        return self._dir
+
     def start(self) -> Mosquitto:
         conf = self._dir / "mosquitto.conf"
-        conf.write_text(
-            MOSQUITTO_CONF.format(
-                port=self.port,
-                persistence="true" if self.persistence else "false",
-                state=self._dir,
-                extra=self.extra_config,
+        if self.config_file is not None:
+            text = Path(self.config_file).read_text()
+            for old, new in self.substitute.items():
+                text = text.replace(old, new)
+            conf.write_text(text + "\n" + self.extra_config + "\n")
+        else:
+            conf.write_text(
+                MOSQUITTO_CONF.format(
+                    port=self.port,
+                    persistence="true" if self.persistence else "false",
+                    state=self._dir,
+                    extra=self.extra_config,
+                )
             )
-        )
         self.process = subprocess.Popen(
             [self.binary, "-c", str(conf)],
             stdout=subprocess.DEVNULL,

@@ -76,6 +76,19 @@ def create_demo_accounts(database: str) -> list[str]:
     return lines
 
 
+def seed_demo_clinic(database: str) -> None:
+    """Rooms, patients and today's appointments of the demo clinic (dashboard/seed.py)."""
+    from sqlalchemy.orm import Session
+
+    from dashboard.db import make_engine
+    from dashboard.seed import seed_demo
+
+    engine = make_engine(database)
+    with Session(engine) as db, db.begin():
+        seed_demo(db, SITE)
+    engine.dispose()
+
+
 def run(args: argparse.Namespace) -> int:
     state_dir = Path(args.state_dir).absolute()
     if state_dir.exists():
@@ -92,10 +105,12 @@ def run(args: argparse.Namespace) -> int:
     config = state_dir / "gateway.toml"
     config.write_text(gateway_toml(broker_url, state_dir, simulated.devices))
 
-    env = {**os.environ, "DATABASE_URL": database, "ROOMVITALS_BROKER": broker_url}
+    env = {**os.environ, "DATABASE_URL": database, "ROOMVITALS_BROKER": broker_url,
+           "ROOMVITALS_SITE": SITE}
     command = [sys.executable, "-m", "roomvitals.cli"]
     subprocess.run([*command, "db", "upgrade"], env=env, check=True)
     logins = create_demo_accounts(database)
+    seed_demo_clinic(database)
     children = [
         subprocess.Popen([*command, "gateway", "--config", str(config)], env=env),
         subprocess.Popen([*command, "ingest", "--no-upgrade"], env=env),

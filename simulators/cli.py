@@ -1,4 +1,4 @@
-"""``roomvitals simulate``: run one virtual device until Ctrl-C."""
+"""``roomvitals simulate``: run one virtual device until Ctrl-C and print its port path."""
 
 from __future__ import annotations
 
@@ -8,17 +8,25 @@ import threading
 from decimal import Decimal
 from pathlib import Path
 
-DEVICES = ("healthometer-esc",)
+ESC = "healthometer-esc"
+
+
+def _devices() -> tuple[str, ...]:
+    from simulators.serial.scenarios import PROTOCOLS
+
+    return (ESC, *PROTOCOLS)
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    from simulators.serial.scale_scenarios import SCENARIOS
+    from simulators.serial.scale_scenarios import SCENARIOS as ESC_SCENARIOS
+    from simulators.serial.scenarios import SCENARIOS
 
+    every = sorted(set(ESC_SCENARIOS).union(*SCENARIOS.values()))
     parser.add_argument(
         "--device",
-        choices=DEVICES,
-        default="healthometer-esc",
-        help="wire protocol of the simulated device",
+        choices=_devices(),
+        default=ESC,
+        help="wire protocol of the simulated device (default healthometer-esc)",
     )
     parser.add_argument(
         "--port",
@@ -27,43 +35,79 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument(
         "--scenario",
-        choices=SCENARIOS,
-        default="weigh-cycle",
-        help="behaviour over time (default weigh-cycle)",
+        choices=every,
+        default=None,
+        help="behaviour over time; oximeters: "
+        + ", ".join(SCENARIOS["pulse_oximeter"])
+        + "; scales: "
+        + ", ".join(SCENARIOS["scale"])
+        + "; ESC scale: "
+        + ", ".join(ESC_SCENARIOS)
+        + "; DINAMAP: "
+        + ", ".join(SCENARIOS["bp_monitor"]),
     )
     parser.add_argument(
         "--weight",
         type=Decimal,
         default=Decimal("72.4"),
-        help="weight on the platform for the steady scenario",
+        help="weight on the platform for the ESC scale's steady scenario",
     )
-    parser.add_argument("--height", type=Decimal, default=None, help="height to report")
+    parser.add_argument("--height", type=Decimal, default=None, help="height to report (ESC)")
     parser.add_argument(
-        "--units", choices=("m", "c"), default="m", help="m: kg and cm; c: lb and in (default m)"
+        "--units", choices=("m", "c"), default="m", help="ESC: m kg and cm; c lb and in"
     )
     parser.add_argument(
-        "--push", action="store_true", help="also push each weighing unasked, as the print key does"
+        "--push", action="store_true", help="ESC: also push each weighing, as the print key does"
     )
+    from simulators.ble.host import add_arguments as add_ble_arguments  # --ble KIND ...
+
+    add_ble_arguments(parser)
+
+
+def _start(args: argparse.Namespace, path: Path):
+    """The device and its scenario, started; raises ValueError for a scenario it lacks."""
+    from simulators.serial.pty_port import PtyPort
+
+    if args.device == ESC:
+        from simulators.serial.healthometer_esc import HealthOMeterScale, ScaleState
+        from simulators.serial.scale_scenarios import SCENARIOS as ESC_SCENARIOS
+        from simulators.serial.scale_scenarios import ScaleScenario
+
+        name = args.scenario or "weigh-cycle"
+        if name not in ESC_SCENARIOS:
+            raise ValueError(f"{ESC} has no scenario {name!r}; known: {', '.join(ESC_SCENARIOS)}")
+        scale = HealthOMeterScale(
+            PtyPort(path), ScaleState(weight=args.weight, height=args.height, units=args.units)
+        ).start()
+        return scale, ScaleScenario(scale, name, push=args.push).start(), name
+
+    from simulators.serial.scenarios import DEFAULT_SCENARIO, Scenario, device_kind, make_device
+
+    kind = device_kind(args.device)
+    name = args.scenario or DEFAULT_SCENARIO[kind]
+    device = make_device(args.device, PtyPort(path))
+    scenario = Scenario(device, kind, name)  # checks the name before anything starts
+    device.start()
+    return device, scenario.start(), name
 
 
 def run(args: argparse.Namespace) -> int:
-    from simulators.serial.healthometer_esc import HealthOMeterScale, ScaleState
-    from simulators.serial.pty_port import PtyPort
-    from simulators.serial.scale_scenarios import ScaleScenario
+    if getattr(args, "ble", None):
+        from simulators.ble.host import run as run_ble
 
+        return run_ble(args)
     path = Path(args.port or f"var/sim/{args.device}").absolute()
-    scale = HealthOMeterScale(
-        PtyPort(path), ScaleState(weight=args.weight, height=args.height, units=args.units)
-    ).start()
-    scenario = ScaleScenario(scale, args.scenario, push=args.push).start()
-    print(
-        f"{args.device} on {path} -> {scale.port.tty_name} (scenario {args.scenario})", flush=True
-    )
+    try:
+        device, scenario, name = _start(args, path)
+    except ValueError as exc:
+        print(f"roomvitals simulate: {exc}", flush=True)
+        return 2
+    print(f"{args.device} on {path} -> {device.port.tty_name} (scenario {name})", flush=True)
     stop = threading.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, lambda *_: stop.set())
     while not stop.wait(1):
         pass
     scenario.stop()
-    scale.stop()
+    device.stop()
     return 0

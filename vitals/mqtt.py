@@ -30,6 +30,9 @@ class BrokerConfig:
     username: str | None = None
     password: str | None = None
     ca_file: str | None = None
+    cert_file: str | None = None
+    """A client certificate (PEM) for brokers that ask for one; ``key_file`` its key."""
+    key_file: str | None = None
     keepalive: int = 30
     mqtt_version: int = 5
     """5, or 3 for MQTT 3.1.1 brokers (shared subscriptions need 5)."""
@@ -50,6 +53,11 @@ class BrokerConfig:
         version = query.get("version", "5")
         if version not in ("5", "3.1.1"):
             raise BrokerConfigError(f"broker.url {url!r}: version must be 5 or 3.1.1")
+        # TLS files may ride on the URL (mqtts://host:8883?ca_file=/etc/roomvitals/ca.crt), so
+        # a command that takes only --broker can use a private CA.
+        for name in ("ca_file", "cert_file", "key_file"):
+            if name in query and name not in extra:
+                extra[name] = query[name]
         return cls(
             mqtt_version=5 if version == "5" else 3,
             host=parts.hostname,
@@ -88,10 +96,75 @@ def make_client(broker: BrokerConfig, client_id: str, *, manual_ack: bool = Fals
     if broker.username is not None:
         client.username_pw_set(broker.username, broker.password)
     if broker.tls:
-        context = ssl.create_default_context(cafile=broker.ca_file)
-        client.tls_set_context(context)
+        client.tls_set_context(ssl_context(broker))
     client.reconnect_delay_set(min_delay=1, max_delay=30)
     return client
+
+
+def ssl_context(broker: BrokerConfig) -> ssl.SSLContext:
+    """The TLS context: the broker's certificate checked against ``ca_file`` (else the
+    system's CAs) and its host name; the client certificate if one is configured."""
+    try:
+        context = ssl.create_default_context(cafile=broker.ca_file)
+        if broker.cert_file:
+            context.load_cert_chain(broker.cert_file, broker.key_file)
+    except (OSError, ssl.SSLError) as exc:
+        raise BrokerConfigError(f"broker TLS files: {exc}") from None
+    return context
+
+
+# --- readable connection errors (shared by the gateway and the ingest) --------------------
+# Mosquitto 2.0 answers a wrong password with CONNACK "Not authorized" (135), not "Bad user
+# name or password" (134), so both get the same advice.
+_REFUSALS = {
+    134: "wrong user name or password",
+    135: "not authorized: wrong user name or password, or the user may not connect",
+    136: "broker unavailable",
+    138: "client banned",
+    140: "bad authentication method",
+}
+
+
+def explain_refusal(broker: BrokerConfig, reason_code: object) -> str:
+    """A CONNACK refusal as one specific sentence (the user, never the password)."""
+    value = getattr(reason_code, "value", reason_code)
+    why = _REFUSALS.get(value, str(reason_code))  # type: ignore[arg-type]
+    user = f"user {broker.username!r}" if broker.username else "no user name"
+    return f"broker {broker.url} refused the connection ({user}): {why}"
+
+
+def explain_unreachable(broker: BrokerConfig, timeout: float = 5.0) -> str:
+    """Why a connection attempt failed before any MQTT answer: probe the network and TLS.
+
+    paho reports only that connecting failed; this repeats the TCP connect and the TLS
+    handshake with the same settings to name the cause (refused, unknown host, untrusted
+    certificate, wrong host name in the certificate).
+    """
+    where = f"broker {broker.url}"
+    try:
+        sock = socket.create_connection((broker.host, broker.port), timeout=timeout)
+    except socket.gaierror as exc:
+        return f"{where}: unknown host ({exc.strerror})"
+    except OSError as exc:
+        return f"{where}: cannot connect ({exc.strerror or exc})"
+    with sock:
+        if not broker.tls:
+            return f"{where}: the connection opened but the MQTT handshake failed"
+        try:
+            context = ssl_context(broker)
+        except BrokerConfigError as exc:
+            return f"{where}: {exc}"
+        try:
+            with context.wrap_socket(sock, server_hostname=broker.host):
+                return f"{where}: TLS works; the MQTT handshake failed"
+        except ssl.SSLCertVerificationError as exc:
+            return (
+                f"{where}: the broker's TLS certificate is not trusted "
+                f"({exc.verify_message}); check broker.ca_file "
+                f"({broker.ca_file or 'system CAs'}) and the broker's host name"
+            )
+        except (ssl.SSLError, OSError) as exc:
+            return f"{where}: TLS handshake failed ({exc})"
 
 
 def connect_async(client: mqtt.Client, broker: BrokerConfig) -> None:

@@ -191,10 +191,27 @@ _DF8_OOT = 0x20
 _DF8_SNSA = 0x08
 
 _DF8_LENGTH = 4
+# Bits the spec reserves (STATUS bit 6; STATUS2 bits 6, 4, 2, 1): a frame that sets one is
+# not DF #8 — typically a DF #7 stream read with the wrong format, whose bytes would
+# otherwise decode as nonsense rates (DF #8 has no checksum to catch it).
+_DF8_STATUS_RESERVED = 0x40
+_DF8_STATUS2_RESERVED = 0x56
+
+
+def _df8_plausible(frame: bytes) -> bool:
+    status, hr_lsb, spo2_byte, status2 = frame
+    if status & _DF8_STATUS_RESERVED or status2 & _DF8_STATUS2_RESERVED:
+        return False
+    rate = ((status & 0x03) << 7) | hr_lsb
+    # 9560 spec p.16: SpO2 0-100 or 127 (missing), pulse 18-321 or 511 (missing); 0 while
+    # searching.
+    return (spo2_byte <= 100 or spo2_byte == 127) and (rate <= 321 or rate == 511)
 
 
 class NoninDF8Parser:
     """DF #8: 4 bytes once per second, no checksum (9560 spec pp.16-17).
+
+    A frame is reported when the next frame's STATUS byte arrives (one frame, a second, late).
 
     ``STATUS(1 R OOT LPRF MPRF ARTF HR8 HR7) HR-D(0 HR6..HR0) SpO2-D(0 SP6..SP0)
     STATUS2(0 R SPA R SNSA R R LOWBAT)``. The STATUS byte is the only one with bit 7 set, so
@@ -205,6 +222,11 @@ class NoninDF8Parser:
         self.errors = 0
         self._frame = bytearray()
         self._dropping = False
+        # A complete frame is held until the next byte shows it was really DF #8: the next
+        # STATUS byte (bit 7 set). In a DF #7 stream read as DF #8 the fifth byte is DF #7's
+        # checksum, half the time without bit 7: those frames are dropped, not decoded as
+        # nonsense (with the reserved-bit and range checks, most of such a stream is).
+        self._held: bytes | None = None
 
     def _drop(self) -> None:
         if not self._dropping:
@@ -215,6 +237,9 @@ class NoninDF8Parser:
         out: list[PulseOximetry] = []
         for byte in data:
             if byte & 0x80:
+                if self._held is not None:
+                    out.append(self._decode(self._held))
+                    self._held = None
                 if self._frame:
                     # A new STATUS byte before the frame was complete: bytes were lost.
                     self.errors += 1
@@ -223,9 +248,16 @@ class NoninDF8Parser:
             elif self._frame:
                 self._frame.append(byte)
                 if len(self._frame) == _DF8_LENGTH:
-                    out.append(self._decode(bytes(self._frame)))
+                    frame = bytes(self._frame)
                     self._frame.clear()
+                    if _df8_plausible(frame):
+                        self._held = frame
+                    else:
+                        self.errors += 1
             else:
+                if self._held is not None:
+                    self.errors += 1  # a fifth byte: the held frame was not DF #8
+                    self._held = None
                 self._drop()
         return out
 

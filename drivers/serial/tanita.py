@@ -110,8 +110,18 @@ def _keyed(line: bytes) -> Weight | None:
         bmi=bmi,
         height=height,
         height_unit="cm" if height is not None else None,
-        raw=line,
+        raw=_without_patient_id(line),
     )
+
+
+# The ID field holds what the operator typed on the scale: a patient identifier. It is
+# blanked in ``raw`` (which the gateway publishes for audit) so it never leaves the parser;
+# the kept checksum then no longer matches, which marks the line as edited.
+_ID_FIELD = re.compile(rb'(^|,)ID,("?)[^,"]*("?)')
+
+
+def _without_patient_id(line: bytes) -> bytes:
+    return _ID_FIELD.sub(rb"\1ID,\2\3", line)
 
 
 def _positional(line: bytes) -> Weight:

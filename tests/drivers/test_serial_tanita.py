@@ -14,6 +14,7 @@ Lines marked "derived" are edited from those with the checksum recomputed here.
 
 from __future__ import annotations
 
+import re
 from datetime import datetime
 from decimal import Decimal
 
@@ -70,6 +71,11 @@ def run(data: bytes):
 
 def summary(m: Weight):
     return (m.weight, m.unit, m.height, m.height_unit, m.bmi, m.timestamp)
+
+
+def without_id(line: bytes) -> bytes:
+    """What raw keeps of a line: everything but the ID field's value (a patient identifier)."""
+    return re.sub(rb'ID,"[^"]*"', b'ID,""', line)
 
 
 def test_sc240_manual_example() -> None:
@@ -142,7 +148,7 @@ def test_junk_before_record_is_counted_and_skipped() -> None:
     out, errors = run(b"\x00\xfe" + SC330 + CRLF)
     assert errors == 1
     assert [m.weight for m in out] == [Decimal("89.2")]
-    assert out[0].raw == SC330
+    assert out[0].raw == without_id(SC330)
 
 
 def test_record_without_weight_yields_nothing() -> None:
@@ -183,4 +189,17 @@ def test_chunking_does_not_change_the_result(pieces: list[bytes], data: st.DataO
 def test_garbage_then_valid_line_resyncs(garbage: bytes, line: bytes) -> None:
     out, errors = run(garbage + CRLF + line)
     assert errors > 0 or len(out) > 1  # (random bytes could form a TBF-310 line)
-    assert out[-1].raw == line.rstrip(CRLF)
+    assert out[-1].raw == without_id(line.rstrip(CRLF))
+
+
+def test_patient_id_is_blanked_in_raw():
+    # The ID field is typed on the scale by the operator: a patient identifier. The reading
+    # is still decoded, and the ID never leaves the parser (not even in raw, which is
+    # published for audit).
+    body = b'{0,16,~0,1,~1,1,~2,1,MO,"WB-3000",ID,"PATIENT12345",Wk,72.5,CS,'
+    # the checksum covers everything up to the comma before CS (SC-240 manual example)
+    line = body + f"{sum(body[:-3]) & 0xFF:02X}".encode() + b"\r\n"
+    [weight] = parser("tanita-csv").feed(line)
+    assert weight.weight == Decimal("72.5")
+    assert b"PATIENT12345" not in weight.raw
+    assert b'ID,""' in weight.raw
