@@ -176,11 +176,11 @@ def build_parser() -> argparse.ArgumentParser:
     demo = sub.add_parser(
         "demo",
         help="run everything on this machine with simulated devices",
-        description="Start a private broker, simulated devices for two rooms, "
+        description="Start a private broker, a seeded demo clinic, simulated devices, "
         "the gateway, the ingest and the web app on SQLite; Ctrl-C stops all.",
     )
     demo.add_argument("--port", type=int, default=8000, help="web port (default 8000)")
-    demo.add_argument("--rooms", type=int, default=2, help="number of exam rooms (default 2)")
+    demo.add_argument("--rooms", type=int, default=2, help="number of exam rooms with simulated devices (default 2)")
     demo.add_argument(
         "--state-dir",
         default="var/demo",
