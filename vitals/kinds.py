@@ -142,6 +142,9 @@ _KINDS = (
 )
 
 KINDS: dict[str, Kind] = {k.name: k for k in _KINDS}
+# The vital signs proper: what devices measure, what the message contract carries and what
+# the FHIR vital-signs profile codes (manual-only scores such as pain have no MDC term).
+VITAL_SIGNS: frozenset[str] = frozenset(name for name, k in KINDS.items() if k.mdc)
 
 # Oximeter pulse: the MDC code the gateway sends when the pulse comes from an oximeter.
 MDC_PULS_OXIM_PULS_RATE = 149530

@@ -20,7 +20,7 @@ from sqlalchemy.orm import Session, selectinload
 from dashboard import clinical
 from dashboard.interop import fhir
 from dashboard.models import Device, Encounter, Patient, Reading, ReadingObservation, User
-from vitals.kinds import KINDS
+from vitals.kinds import KINDS, VITAL_SIGNS
 from vitals.units import convert
 
 MRN_SYSTEM = "urn:roomvitals:mrn"
@@ -30,19 +30,6 @@ EXPORTED_STATES = {
     "accepted": "final",
     "rejected": "entered-in-error",
     "entered_in_error": "entered-in-error",
-}
-# Kinds with a FHIR vital-signs profile (pain is a survey score, not a vital sign here).
-FHIR_KINDS = {
-    "systolic",
-    "diastolic",
-    "mean_arterial_pressure",
-    "pulse_rate",
-    "spo2",
-    "temperature",
-    "weight",
-    "height",
-    "bmi",
-    "resp_rate",
 }
 BP_PARTS = ("systolic", "diastolic", "mean_arterial_pressure")
 
@@ -105,7 +92,7 @@ def build_export(
         if status == "final" and any(e.action == "edit" for e in reading.events):
             status = "amended"
         performer = users.get(reading.entered_by or reading.accepted_by or -1)
-        groups = _groups([o for o in reading.observations if o.kind in FHIR_KINDS])
+        groups = _groups([o for o in reading.observations if o.kind in VITAL_SIGNS])
         for index, group in enumerate(groups):
             record_id = reading.id if index == 0 else f"{reading.id}/{group[0].kind}"
             record = fhir.VitalRecord(

@@ -29,6 +29,7 @@ from hypothesis import strategies as st
 import drivers.serial
 from drivers.measurements import PulseOximetry
 from drivers.serial.cms50 import KEEP_ALIVE, START_REALTIME, STOP_REALTIME, command
+from tests.drivers.properties import feed_chunks
 from vitals.flags import FLAGS
 
 # [TITI] the whole capture file, verbatim (hex text); it ends in the middle of a packet.
@@ -81,16 +82,6 @@ ATB_SEARCHING = bytes([0x80, 0, 0x20, 0, 0])
 def atb_pulse(x: int, spo2: int = 0) -> bytes:
     """[ATB] test_LiveData_pulseRate: ``[0x80, 0, (x & 0x80) >> 1, x & 0x7f, spo2]``."""
     return bytes([0x80, 0, (x & 0x80) >> 1, x & 0x7F, spo2])
-
-
-def feed_chunks(name: str, data: bytes, cuts: list[int]) -> tuple[list, int]:
-    p = drivers.serial.parser(name)
-    out = []
-    previous = 0
-    for cut in [*sorted({c % (len(data) + 1) for c in cuts}), len(data)]:
-        out += p.feed(data[previous:cut])
-        previous = cut
-    return out, p.errors
 
 
 def test_protocol_names_registered() -> None:

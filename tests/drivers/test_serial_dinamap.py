@@ -16,6 +16,7 @@ from hypothesis import strategies as st
 from drivers.measurements import BloodPressure
 from drivers.serial import parser
 from drivers.serial.dinamap import CANCEL_NIBP, READ_NIBP, READ_PULSE, START_NIBP
+from tests.drivers.properties import assert_chunking_invariant
 from vitals.flags import FLAGS
 
 
@@ -61,9 +62,12 @@ def test_result_with_pulse() -> None:
 
 def test_polling_does_not_repeat_a_result() -> None:
     stream = (
-        na("1", "0123", "120", "080", "093") + rc("072")
-        + na("1", "0128", "120", "080", "093") + rc("072")  # same result, older
-        + na("1", "0002", "131", "085", "100") + rc("075")  # counter fell: new result
+        na("1", "0123", "120", "080", "093")
+        + rc("072")
+        + na("1", "0128", "120", "080", "093")
+        + rc("072")  # same result, older
+        + na("1", "0002", "131", "085", "100")
+        + rc("075")  # counter fell: new result
     )
     out, errors = run(stream)
     assert errors == 0
@@ -122,15 +126,9 @@ def test_random_bytes_never_raise(data: bytes) -> None:
 @given(st.lists(st.sampled_from([*VALID, b"junk", b"\r", b"\n", VALID[0][:8]])), st.data())
 def test_chunking_does_not_change_the_result(pieces: list[bytes], data: st.DataObject) -> None:
     stream = b"".join(pieces)
-    whole, whole_errors = run(stream)
-    cuts = sorted(data.draw(st.lists(st.integers(0, len(stream)), max_size=12)))
-    p = parser("dinamap")
-    chunked = []
-    for start, end in zip([0, *cuts], [*cuts, len(stream)], strict=True):
-        chunked += p.feed(stream[start:end])
-    assert chunked == whole
-    assert [m.raw for m in chunked] == [m.raw for m in whole]
-    assert p.errors == whole_errors
+    assert_chunking_invariant(
+        "dinamap", stream, data.draw(st.lists(st.integers(0, len(stream)), max_size=12))
+    )
 
 
 @given(st.binary(min_size=1, max_size=300).filter(lambda b: b.strip(b"\r\n")))

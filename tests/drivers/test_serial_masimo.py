@@ -23,6 +23,7 @@ from hypothesis import strategies as st
 
 from drivers.measurements import PulseOximetry
 from drivers.serial import parser
+from tests.drivers.properties import assert_chunking_invariant
 from vitals.flags import FLAGS
 
 RADICAL7 = (
@@ -48,8 +49,7 @@ PRONTO_TREND = (
     b"EXC=00000000"
 )
 RAD8_ASCII1_NO_SENSOR = (
-    b"03/19/16 13:37:12 SN=0000093112 SPO2=---% BPM=---% DESAT=-- "
-    b"PIDELTA=+-- ALARM=0000 EXC=000001"
+    b"03/19/16 13:37:12 SN=0000093112 SPO2=---% BPM=---% DESAT=-- PIDELTA=+-- ALARM=0000 EXC=000001"
 )
 RAD7_COLOUR = (
     b"03/17/16 19:19:36 SN=---------- SPO2=098% BPM=123 PI=00.55 SPCO=--% "
@@ -170,15 +170,9 @@ def test_random_bytes_never_raise(data: bytes) -> None:
 @given(st.lists(st.sampled_from([*VALID, b"junk", b"\r", b"\n", RADICAL7[:20]])), st.data())
 def test_chunking_does_not_change_the_result(pieces: list[bytes], data: st.DataObject) -> None:
     stream = b"".join(pieces)
-    whole, whole_errors = run(stream)
-    cuts = sorted(data.draw(st.lists(st.integers(0, len(stream)), max_size=12)))
-    p = parser("masimo-ascii")
-    chunked = []
-    for start, end in zip([0, *cuts], [*cuts, len(stream)], strict=True):
-        chunked += p.feed(stream[start:end])
-    assert chunked == whole
-    assert [m.raw for m in chunked] == [m.raw for m in whole]
-    assert p.errors == whole_errors
+    assert_chunking_invariant(
+        "masimo-ascii", stream, data.draw(st.lists(st.integers(0, len(stream)), max_size=12))
+    )
 
 
 @given(

@@ -34,6 +34,7 @@ from drivers.serial.nonin import (
     set_format_command,
     set_time_command,
 )
+from tests.drivers.properties import feed_chunks
 from vitals.flags import FLAGS
 
 # [PUFF] TestNoninOEM3.cpp, SCENARIO "Validate NoninOEM3 for valid packet data": 125 bytes.
@@ -88,16 +89,6 @@ def df2_with_floats(floats: dict[int, int], status: int = 0x80) -> bytes:
         body = bytes([0x01, st_byte, frame[2], fl])
         out += body + bytes([sum(body) & 0xFF])
     return bytes(out)
-
-
-def feed_chunks(parser_name: str, data: bytes, cuts: list[int]) -> tuple[list, int]:
-    p = drivers.serial.parser(parser_name)
-    out = []
-    previous = 0
-    for cut in [*sorted({c % (len(data) + 1) for c in cuts}), len(data)]:
-        out += p.feed(data[previous:cut])
-        previous = cut
-    return out, p.errors
 
 
 # --------------------------------------------------------------------------- registration

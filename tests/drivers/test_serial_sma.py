@@ -17,6 +17,7 @@ from hypothesis import strategies as st
 from drivers.measurements import Weight
 from drivers.serial import parser
 from drivers.serial.sma import REPEAT_WEIGHT, REQUEST_HIGH_RESOLUTION, REQUEST_WEIGHT, ZERO
+from tests.drivers.properties import assert_chunking_invariant
 from vitals.flags import FLAGS
 
 # Sartorius PR 5220 manual p. EN-130, example replies, verbatim layout.
@@ -71,9 +72,7 @@ def test_information_replies_are_not_errors() -> None:
 
 def test_error_status_has_no_number() -> None:
     # derived: status E/I/T with a dashed weight field (Fairbanks FB2550 appendix III)
-    out, errors = feed_all(
-        b"\nE1G  ----------lb \r\nI1G  ----------kg \r\nT1N  ----------kg \r"
-    )
+    out, errors = feed_all(b"\nE1G  ----------lb \r\nI1G  ----------kg \r\nT1N  ----------kg \r")
     assert errors == 0
     assert [(m.weight, m.flags) for m in out] == [
         (None, frozenset({"zero_error"})),
@@ -138,15 +137,9 @@ def test_random_bytes_never_raise(data: bytes) -> None:
 )
 def test_chunking_does_not_change_the_result(pieces: list[bytes], data: st.DataObject) -> None:
     stream = b"".join(pieces)
-    whole, whole_errors = feed_all(stream)
-    cuts = sorted(data.draw(st.lists(st.integers(0, len(stream)), max_size=12)))
-    p = parser("sma")
-    chunked = []
-    for start, end in zip([0, *cuts], [*cuts, len(stream)], strict=True):
-        chunked += p.feed(stream[start:end])
-    assert chunked == whole
-    assert [m.raw for m in chunked] == [m.raw for m in whole]
-    assert p.errors == whole_errors
+    assert_chunking_invariant(
+        "sma", stream, data.draw(st.lists(st.integers(0, len(stream)), max_size=12))
+    )
 
 
 @given(st.binary(min_size=1, max_size=200).filter(lambda b: b"\n" not in b), st.sampled_from(VALID))

@@ -23,6 +23,7 @@ from hypothesis import strategies as st
 
 from drivers.measurements import Weight
 from drivers.serial import parser
+from tests.drivers.properties import assert_chunking_invariant
 from vitals.flags import FLAGS
 
 SC240 = (
@@ -91,8 +92,14 @@ def test_sc330_capture_with_date() -> None:
     out, errors = run(SC330 + CRLF)
     assert errors == 0
     assert [summary(m) for m in out] == [
-        (Decimal("89.2"), "kg", Decimal("191.0"), "cm", Decimal("24.5"),
-         datetime(2014, 9, 25, 8, 20))
+        (
+            Decimal("89.2"),
+            "kg",
+            Decimal("191.0"),
+            "cm",
+            Decimal("24.5"),
+            datetime(2014, 9, 25, 8, 20),
+        )
     ]
     assert str(out[0].height) == "191.0"
 
@@ -171,15 +178,9 @@ def test_random_bytes_never_raise(data: bytes) -> None:
 @given(st.lists(st.sampled_from([*VALID, b"junk", b"\r", b"\n", SC240[:40]])), st.data())
 def test_chunking_does_not_change_the_result(pieces: list[bytes], data: st.DataObject) -> None:
     stream = b"".join(pieces)
-    whole, whole_errors = run(stream)
-    cuts = sorted(data.draw(st.lists(st.integers(0, len(stream)), max_size=12)))
-    p = parser("tanita-csv")
-    chunked = []
-    for start, end in zip([0, *cuts], [*cuts, len(stream)], strict=True):
-        chunked += p.feed(stream[start:end])
-    assert chunked == whole
-    assert [m.raw for m in chunked] == [m.raw for m in whole]
-    assert p.errors == whole_errors
+    assert_chunking_invariant(
+        "tanita-csv", stream, data.draw(st.lists(st.integers(0, len(stream)), max_size=12))
+    )
 
 
 @given(

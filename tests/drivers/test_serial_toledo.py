@@ -18,6 +18,7 @@ from hypothesis import strategies as st
 
 from drivers.measurements import Weight
 from drivers.serial import parser
+from tests.drivers.properties import assert_chunking_invariant
 from vitals.flags import FLAGS
 
 STX, CR = b"\x02", b"\r"
@@ -162,15 +163,9 @@ def test_random_bytes_never_raise(data: bytes) -> None:
 @given(st.lists(st.sampled_from([*VALID, KG_7234, b"junk", STX, CR, b"\x82\x8d"])), st.data())
 def test_chunking_does_not_change_the_result(pieces: list[bytes], data: st.DataObject) -> None:
     stream = b"".join(pieces)
-    whole, whole_errors = run(stream)
-    cuts = sorted(data.draw(st.lists(st.integers(0, len(stream)), max_size=12)))
-    p = parser("toledo-continuous")
-    chunked = []
-    for start, end in zip([0, *cuts], [*cuts, len(stream)], strict=True):
-        chunked += p.feed(stream[start:end])
-    assert chunked == whole
-    assert [m.raw for m in chunked] == [m.raw for m in whole]
-    assert p.errors == whole_errors
+    assert_chunking_invariant(
+        "toledo-continuous", stream, data.draw(st.lists(st.integers(0, len(stream)), max_size=12))
+    )
 
 
 @given(st.binary(min_size=1, max_size=200).filter(lambda b: not any(x & 0x7F == 2 for x in b)))
