@@ -63,6 +63,7 @@ class Gateway:
         self._zone = ZoneInfo(config.timezone) if config.timezone else None
         self._devices: dict[str, DeviceState] = {d.id: DeviceState() for d in config.devices}
         self._lock = threading.Lock()
+        self._status_lock = threading.RLock()
         self._weighings = {
             d.id: WeighingTracker()
             for d in config.devices
@@ -274,7 +275,10 @@ class Gateway:
         }
 
     def _publish_gateway_status(self) -> None:
-        self.publisher.publish_state(self.status_topic, self.status())
+        # Built and published under one lock: otherwise a status built earlier by another
+        # thread could be published last and stay retained.
+        with self._status_lock:
+            self.publisher.publish_state(self.status_topic, self.status())
 
     def _beat(self) -> None:
         while not self._heartbeat_stop.wait(15):

@@ -120,3 +120,20 @@ def profile(protocol: str) -> SerialProfile:
         return PROFILES[protocol]
     except KeyError:
         raise KeyError(f"no serial line profile for protocol {protocol!r}") from None
+
+
+# --- plug-in protocols bring their own line profile (drivers/plugins.py, PROFILES) ---------
+def _add_plugin_profiles() -> None:
+    from drivers.plugins import DRIVERS_GROUP, plugin_profiles, report_problem
+
+    for name, (package, settings) in plugin_profiles().items():
+        if name in PROFILES:
+            report_problem(DRIVERS_GROUP, name, package, f"profile {name!r} is already defined")
+            continue
+        try:
+            PROFILES[name] = SerialProfile(**settings)
+        except TypeError as exc:
+            report_problem(DRIVERS_GROUP, name, package, f"PROFILES[{name!r}]: {exc}")
+
+
+_add_plugin_profiles()

@@ -8,6 +8,8 @@ the pure-Python amqtt broker runs in a thread so the demo still works on a bare 
 from __future__ import annotations
 
 import contextlib
+import os
+import pwd
 import shutil
 import socket
 import subprocess
@@ -64,6 +66,15 @@ class Mosquitto:
     def __post_init__(self) -> None:
         self._dir = Path(tempfile.mkdtemp(prefix="roomvitals-mosquitto-"))
         self.process: subprocess.Popen[bytes] | None = None
+        if os.geteuid() == 0:
+            # Started as root, mosquitto drops to its own user: let that user write its
+            # persistence file here, or a restart of the broker silently loses its state.
+            try:
+                user = pwd.getpwnam("mosquitto")
+            except KeyError:
+                pass
+            else:
+                os.chown(self._dir, user.pw_uid, user.pw_gid)
 
     @property
     def url(self) -> str:

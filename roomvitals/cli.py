@@ -155,6 +155,24 @@ def cmd_export(args: argparse.Namespace) -> int:
     return run(args)
 
 
+def cmd_devices(args: argparse.Namespace) -> int:
+    from roomvitals.devices_cmd import run
+
+    return run(args)
+
+
+def cmd_record(args: argparse.Namespace) -> int:
+    from roomvitals.capture_cmd import cmd_record as run
+
+    return run(args)
+
+
+def cmd_replay(args: argparse.Namespace) -> int:
+    from roomvitals.capture_cmd import cmd_replay as run
+
+    return run(args)
+
+
 def cmd_demo(args: argparse.Namespace) -> int:
     from roomvitals.demo import run
 
@@ -180,7 +198,12 @@ def build_parser() -> argparse.ArgumentParser:
         "the gateway, the ingest and the web app on SQLite; Ctrl-C stops all.",
     )
     demo.add_argument("--port", type=int, default=8000, help="web port (default 8000)")
-    demo.add_argument("--rooms", type=int, default=2, help="number of exam rooms with simulated devices (default 2)")
+    demo.add_argument(
+        "--rooms",
+        type=int,
+        default=2,
+        help="number of exam rooms with simulated devices (default 2)",
+    )
     demo.add_argument(
         "--state-dir",
         default="var/demo",
@@ -260,12 +283,42 @@ def build_parser() -> argparse.ArgumentParser:
     add_user_arguments(user)
     user.set_defaults(func=cmd_user)
 
-    export = sub.add_parser("export", help="an encounter as FHIR R4 or HL7 v2",
-                            description="Export charted vitals to an EHR.")
+    export = sub.add_parser(
+        "export",
+        help="an encounter as FHIR R4 or HL7 v2",
+        description="Export charted vitals to an EHR.",
+    )
     from dashboard.interop.cli import add_arguments as add_export_arguments
 
     add_export_arguments(export)
     export.set_defaults(func=cmd_export)
+
+    # --- device integrators' kit (docs/writing-a-driver.md) ---
+    from roomvitals import capture_cmd, devices_cmd
+
+    devices = sub.add_parser(
+        "devices",
+        help="list installed protocols and simulators",
+        description="Every protocol and simulator installed, built-in "
+        "and plug-in, with transport and verification level.",
+    )
+    devices_cmd.add_arguments(devices)
+    devices.set_defaults(func=cmd_devices)
+    record = sub.add_parser(
+        "record",
+        help="record a serial device's traffic to a capture file",
+        description="Talk to the device as the gateway would and write "
+        "its traffic with timestamps, patient IDs stripped.",
+    )
+    capture_cmd.add_record_arguments(record)
+    record.set_defaults(func=cmd_record)
+    replay = sub.add_parser(
+        "replay",
+        help="play a capture file back on a virtual port",
+        description="Play a capture's device bytes on a pseudo-terminal and print its path.",
+    )
+    capture_cmd.add_replay_arguments(replay)
+    replay.set_defaults(func=cmd_replay)
 
     db = sub.add_parser("db", help="database schema commands")
     db_sub = db.add_subparsers(dest="db_command", required=True, metavar="ACTION")
