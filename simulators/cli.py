@@ -12,9 +12,9 @@ ESC = "healthometer-esc"
 
 
 def _devices() -> tuple[str, ...]:
-    from simulators.serial.scenarios import PROTOCOLS
+    from simulators.plugins import serial_simulators  # built-in and roomvitals.simulators
 
-    return (ESC, *PROTOCOLS)
+    return tuple(serial_simulators())
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -35,9 +35,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument(
         "--scenario",
-        choices=every,
         default=None,
-        help="behaviour over time; oximeters: "
+        help="a scenario file (FILE.toml, docs/scenario-files.md: its devices, values over "
+        "time and faults) or a named behaviour: " + ", ".join(every) + "; oximeters: "
         + ", ".join(SCENARIOS["pulse_oximeter"])
         + "; scales: "
         + ", ".join(SCENARIOS["scale"])
@@ -81,11 +81,12 @@ def _start(args: argparse.Namespace, path: Path):
         ).start()
         return scale, ScaleScenario(scale, name, push=args.push).start(), name
 
-    from simulators.serial.scenarios import DEFAULT_SCENARIO, Scenario, device_kind, make_device
+    from simulators.plugins import make_serial, serial_simulators
+    from simulators.serial.scenarios import DEFAULT_SCENARIO, Scenario
 
-    kind = device_kind(args.device)
+    kind = serial_simulators()[args.device].kind
     name = args.scenario or DEFAULT_SCENARIO[kind]
-    device = make_device(args.device, PtyPort(path))
+    device = make_serial(args.device, PtyPort(path))  # built-in or plug-in
     scenario = Scenario(device, kind, name)  # checks the name before anything starts
     device.start()
     return device, scenario.start(), name
@@ -96,6 +97,10 @@ def run(args: argparse.Namespace) -> int:
         from simulators.ble.host import run as run_ble
 
         return run_ble(args)
+    if args.scenario and args.scenario.endswith(".toml"):
+        from simulators.scenario_file import run_file
+
+        return run_file(args.scenario, args.port)
     path = Path(args.port or f"var/sim/{args.device}").absolute()
     try:
         device, scenario, name = _start(args, path)

@@ -274,3 +274,6 @@ PROTOCOLS: dict[str, type] = {
     "cms50-v7": CMS50V7Parser,
     "cms50-legacy": CMS50LegacyParser,
 }
+# Verification level (drivers/plugins.py LEVELS): published captures.
+VERIFICATION = {"cms50": "published examples", "cms50-v7": "published examples",
+                "cms50-legacy": "published examples"}

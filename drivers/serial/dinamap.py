@@ -141,3 +141,5 @@ def _pressure(text: str) -> int | None:
 
 
 PROTOCOLS: dict[str, type] = {"dinamap": DinamapParser}
+# Verification level (drivers/plugins.py LEVELS): reconstructed, never run on a monitor.
+VERIFICATION = {"dinamap": "unverified"}

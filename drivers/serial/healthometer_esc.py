@@ -154,3 +154,16 @@ def _without_patient_id(packet: bytes) -> bytes:
 
 
 PROTOCOLS = {"healthometer-esc": EscParser}
+# Verification level (drivers/plugins.py LEVELS): the manuals' example packets.
+VERIFICATION = {"healthometer-esc": "published examples"}
+
+# --- captures (simulators/capture.py): the patient-ID field never leaves the gateway ---------
+PATIENT_ID_FIELDS = "ESC I (10-character patient ID) removed"
+RECORD_END = b"\x1bE"
+"""Give ``strip_patient_ids`` whole packets: a capture holds bytes back up to this."""
+_ID_FIELD = re.compile(rb"\x1bI[^\x1b]*")
+
+
+def strip_patient_ids(data: bytes) -> bytes:
+    """``data`` (whole packets) without any ``ESC I`` patient-ID field; readings unchanged."""
+    return _ID_FIELD.sub(b"", data)

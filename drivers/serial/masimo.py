@@ -175,3 +175,5 @@ def _hex(text: str) -> int:
 
 
 PROTOCOLS: dict[str, type] = {"masimo-ascii": MasimoParser}
+# Verification level (drivers/plugins.py LEVELS): published example lines.
+VERIFICATION = {"masimo-ascii": "published examples"}

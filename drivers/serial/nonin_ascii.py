@@ -84,3 +84,5 @@ class NoninAsciiParser:
 
 
 PROTOCOLS: dict[str, type] = {"nonin-ascii": NoninAsciiParser}
+# Verification level (drivers/plugins.py LEVELS): the handheld manuals' example lines.
+VERIFICATION = {"nonin-ascii": "published examples"}

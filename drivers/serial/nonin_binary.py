@@ -294,3 +294,6 @@ PROTOCOLS: dict[str, type] = {
     "nonin-df7": NoninDF7Parser,
     "nonin-df8": NoninDF8Parser,
 }
+# Verification level (drivers/plugins.py LEVELS): 9560 spec and OEM III test packet.
+VERIFICATION = {"nonin-df2": "published examples", "nonin-df7": "published examples",
+                "nonin-df8": "published examples"}

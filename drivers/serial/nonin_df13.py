@@ -142,3 +142,5 @@ def _decode(data: bytes, record: bytes) -> PulseOximetry:
 
 
 PROTOCOLS: dict[str, type] = {"nonin-df13": NoninDF13Parser}
+# Verification level (drivers/plugins.py LEVELS): the 9560 spec's example record.
+VERIFICATION = {"nonin-df13": "published examples"}

@@ -135,3 +135,5 @@ def _decode(frame: bytes) -> Weight | bool | None:
 
 
 PROTOCOLS: dict[str, type] = {"sma": SmaParser}
+# Verification level (drivers/plugins.py LEVELS): examples derived from the standard.
+VERIFICATION = {"sma": "simulator only"}

@@ -166,3 +166,30 @@ def _timestamp(date: str | None, time: str | None) -> datetime | None:
 
 
 PROTOCOLS: dict[str, type] = {"tanita-csv": TanitaParser}
+# Verification level (drivers/plugins.py LEVELS): SC-240 manual example and captures.
+VERIFICATION = {"tanita-csv": "published examples"}
+
+# --- captures (simulators/capture.py): the ID field never leaves the gateway ----------------
+PATIENT_ID_FIELDS = "ID field replaced by zeros (checksum adjusted by the same difference)"
+RECORD_END = b"\n"
+"""Give ``strip_patient_ids`` whole lines: a capture holds bytes back up to this."""
+_ID_VALUE = re.compile(rb'((?:^|,)ID,"?)([^,"\r\n]*)', re.MULTILINE)
+_CS_FIELD = re.compile(rb",CS,([0-9A-Fa-f]{2})")
+
+
+def strip_patient_ids(data: bytes) -> bytes:
+    """``data`` (whole lines) with every ``ID`` value replaced by as many zeros.
+
+    The ``CS`` byte is moved by exactly the change of the byte sum, so a line that was valid
+    stays valid (and reads the same) and a broken one stays broken.
+    """
+    out = []
+    for line in data.split(b"\n"):
+        stripped = _ID_VALUE.sub(lambda m: m.group(1) + b"0" * len(m.group(2)), line)
+        delta = sum(stripped) - sum(line)
+        cs = _CS_FIELD.search(stripped)
+        if delta and cs is not None and stripped.find(b"ID,") < cs.start():
+            value = (int(cs.group(1), 16) + delta) & 0xFF
+            stripped = stripped[: cs.start(1)] + b"%02X" % value + stripped[cs.end(1) :]
+        out.append(stripped)
+    return b"\n".join(out)

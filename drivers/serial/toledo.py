@@ -172,3 +172,8 @@ def _decode(frame: bytes, chk: bytes) -> Weight | None:
 
 
 PROTOCOLS: dict[str, type] = {"toledo-continuous": ToledoParser}
+# Verification level (drivers/plugins.py LEVELS): examples derived from the manuals' layouts.
+VERIFICATION = {"toledo-continuous": "simulator only"}
+# This protocol reaches drivers.serial.PROTOCOLS through the roomvitals.drivers entry point
+# declared in pyproject.toml, as a third-party plug-in's would, so that path is always used.
+SHIPPED_AS_ENTRY_POINT = True

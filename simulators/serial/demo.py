@@ -4,54 +4,22 @@ even-numbered ones such as exam-2), each on its own pseudo-terminal."""
 
 from __future__ import annotations
 
-from decimal import Decimal
 from pathlib import Path
 
 from simulators.demo_devices import DemoDevices
-from simulators.serial.healthometer_esc import HealthOMeterScale, ScaleState
-from simulators.serial.pty_port import PtyPort
-from simulators.serial.scale_scenarios import ScaleScenario
-from simulators.serial.scenarios import Scenario, make_device
 
-OXIMETERS = (
-    ("nonin-df7", "Nonin Onyx II 9560 (simulated)"),
-    ("cms50", "Contec CMS50D+ (simulated)"),
-)
+ROOM_SCENARIOS = ("demo-room-a", "demo-room-b")
 
 
 def start(state_dir: Path, rooms: list[str]) -> DemoDevices:
+    # The rooms are scenario files (simulators/scenarios/demo-room-*.toml): odd rooms play
+    # room A (scale + Nonin DF7), even rooms room B (scale + CMS50).
+    from simulators.scenario_file import ScenarioRun, for_room, load, named
+
     result = DemoDevices()
     for index, room in enumerate(rooms):
-        port = PtyPort(state_dir / "dev" / f"{room}-scale")
-        scale = HealthOMeterScale(port, ScaleState(weight=Decimal(0))).start()
-        scenario = ScaleScenario(scale, "weigh-cycle", on_seconds=5 + index, off_seconds=3).start()
-        result.stoppers += [scale.stop, scenario.stop]
-        result.devices.append(
-            {
-                "id": f"{room}-scale",
-                "room": room,
-                "protocol": "healthometer-esc",
-                "port": str(port.path),
-                "model": "Health o meter 2101KL (simulated)",
-                "serial": f"SIM-{room.upper()}",
-                "poll_interval": 1.0,
-            }
-        )
-        protocol, model = OXIMETERS[index % len(OXIMETERS)]
-        ox_port = PtyPort(state_dir / "dev" / f"{room}-oximeter")
-        oximeter = make_device(protocol, ox_port).start()
-        placements = Scenario(oximeter, "pulse_oximeter", "spot-cycle", cycle_seconds=12 + index)
-        placements.start()
-        result.stoppers += [oximeter.stop, placements.stop]
-        result.devices.append(
-            {
-                "id": f"{room}-oximeter",
-                "room": room,
-                "protocol": protocol,
-                "port": str(ox_port.path),
-                "model": model,
-                "serial": f"SIM-OX-{room.upper()}",
-                "steady_seconds": 6,
-            }
-        )
+        scenario = for_room(load(named(ROOM_SCENARIOS[index % len(ROOM_SCENARIOS)])), room)
+        run = ScenarioRun(scenario, state_dir / "dev").start()
+        result.stoppers.append(run.stop)
+        result.devices += run.gateway_devices()
     return result

@@ -1,0 +1,1 @@
+"""Acme AS-200 clinic scale: a RoomVitals plug-in (parser, line profile, simulator)."""
