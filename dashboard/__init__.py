@@ -72,6 +72,13 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     from dashboard.interop import views as fhir_views
 
     app.register_blueprint(fhir_views.bp)
+    # Room tablets, the audit trail's admin page, query-string-free access logs (issue 9).
+    from dashboard import audit_views, log_privacy, tablets
+
+    app.register_blueprint(tablets.bp)
+    app.register_blueprint(tablets.admin_bp)
+    app.register_blueprint(audit_views.bp)
+    log_privacy.install()
 
     @app.get("/healthz")
     @auth.public

@@ -9,6 +9,7 @@ requires a login unless it is marked public.
 from __future__ import annotations
 
 import functools
+import hashlib
 import re
 import secrets
 from collections.abc import Callable
@@ -33,7 +34,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from dashboard.audit import Actor
-from dashboard.models import User
+from dashboard.models import Tablet, User
 
 ROLES = ("assistant", "physician", "admin")
 MAX_FAILED_LOGINS = 5
@@ -151,9 +152,53 @@ def roles_required(*roles: str) -> Callable[[Callable[..., Any]], Callable[..., 
     return decorate
 
 
+# --- Room tablets (issue 9): a paired tablet is a principal of its own, not a user. ---------
+TABLET_COOKIE = "roomvitals_tablet"
+
+
+def token_hash(token: str) -> str:
+    """SHA-256 of a random device secret: stored instead of the secret, looked up by it."""
+    return hashlib.sha256(token.encode("utf-8")).hexdigest()
+
+
+def current_tablet() -> Tablet | None:
+    return g.get("tablet")
+
+
+def tablet_view(view: Callable[..., Any]) -> Callable[..., Any]:
+    """A view for a paired room tablet only: its device cookie is the one credential it takes
+    (no user login); without a valid, unrevoked tablet of this site it answers 401."""
+
+    @functools.wraps(view)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        if current_tablet() is None:
+            abort(401)
+        return view(*args, **kwargs)
+
+    wrapper.roomvitals_tablet = True  # type: ignore[attr-defined]
+    return wrapper
+
+
+def _load_tablet() -> Tablet | None:
+    token = request.cookies.get(TABLET_COOKIE, "")
+    if not token or len(token) > 200:
+        return None
+    tablet = db_session().scalar(select(Tablet).where(Tablet.token_hash == token_hash(token)))
+    if tablet is None or tablet.revoked_at is not None:
+        return None
+    if tablet.site != current_app.config["SITE"]:
+        return None
+    return tablet
+
+
 def _load_user() -> Any:
     g.user = None
+    g.tablet = None
     view = current_app.view_functions.get(request.endpoint or "")
+    if getattr(view, "roomvitals_tablet", False):
+        # A tablet's own views never look at a user login: the tablet is the principal.
+        g.tablet = _load_tablet()
+        return None
     is_public = request.endpoint == "static" or getattr(view, "roomvitals_public", False)
     user_id = session.get("user_id")
     if user_id is not None:
@@ -169,6 +214,9 @@ def _load_user() -> Any:
             session["last_seen"] = now
             g.user = user
     if g.user is None and not is_public:
+        if _load_tablet() is not None:
+            # A paired tablet reaches its own views and the public ones, nothing else.
+            abort(403, description="This tablet shows only its room's briefing.")
         return _to_login()
     return None
 

@@ -414,3 +414,58 @@ class LabResult(Base):
     state: Mapped[str] = mapped_column(String(20), default="recorded")
     entered_by: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
     entered_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+# --------------------------------------------------------------------------------------------
+# Room tablets and the physician's tablet PIN (issue 9).
+# --------------------------------------------------------------------------------------------
+
+
+class Tablet(Base):
+    """A tablet paired to one room: it may show that room's current briefing and nothing else.
+
+    Only SHA-256 hashes of its secrets are kept: ``pairing_hash`` of the one-time pairing code
+    the admin was shown (cleared once redeemed or revoked), ``token_hash`` of the long-lived
+    device token in the tablet's cookie. Both are random 256-bit values, so a fast hash is
+    enough (nothing to brute-force) and lets the tablet be found by its token.
+    """
+
+    __tablename__ = "tablets"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    site: Mapped[str] = mapped_column(String(128), index=True)
+    room_id: Mapped[int] = mapped_column(ForeignKey("rooms.id"), index=True)
+    label: Mapped[str] = mapped_column(String(100), default="")
+    pairing_hash: Mapped[str | None] = mapped_column(String(64), unique=True)
+    pairing_expires_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    token_hash: Mapped[str | None] = mapped_column(String(64), unique=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    created_by: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    paired_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    last_seen_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    revoked_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    revoked_by: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    unlocked_by: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    """The physician whose PIN unlocked the briefing; None while it is locked."""
+    unlocked_encounter_id: Mapped[int | None] = mapped_column(ForeignKey("encounters.id"))
+    """The unlock holds for this encounter only: the next patient needs a PIN again."""
+    unlocked_active_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    """The last touch on the unlocked screen: the unlock lapses after the idle time."""
+
+    room: Mapped[Room] = relationship()
+
+
+class UserPin(Base):
+    """A physician's quick-unlock PIN for room tablets (4-6 digits, Argon2id), with its own
+    failure counter and lock, so PIN guessing on a tablet never locks the password login."""
+
+    __tablename__ = "user_pins"
+
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), primary_key=True)
+    pin_hash: Mapped[str] = mapped_column(String(255))
+    failed_attempts: Mapped[int] = mapped_column(Integer, default=0)
+    locked_until: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    set_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    set_by: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+
+    user: Mapped[User] = relationship(foreign_keys=[user_id])

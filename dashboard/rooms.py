@@ -30,6 +30,7 @@ def index() -> str:
         .execute(
             select(Room, latest.c.last, latest.c.n)
             .outerjoin(latest, latest.c.room_id == Room.id)
+            .where(Room.site == current_app.config["SITE"])  # this clinic's rooms only
             .order_by(Room.site, Room.name)
         )
         .all()
@@ -41,7 +42,7 @@ def index() -> str:
 def room(site: str, name: str) -> str:
     db = db_session()
     found = db.scalar(select(Room).where(Room.site == site, Room.name == name))
-    if found is None:
+    if found is None or site != current_app.config["SITE"]:  # another clinic's room: none
         abort(404)
     readings = db.scalars(
         select(Reading)

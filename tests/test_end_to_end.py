@@ -41,7 +41,7 @@ def test_a_weight_reaches_the_room_page(tmp_path, mosquitto, database_url):
     engine = make_engine(database_url)
     ingest = IngestWorker(engine, BrokerConfig(port=mosquitto.port),
                           client_id=f"e2e-{uuid.uuid4().hex[:8]}")
-    app = create_app({"DATABASE_URL": database_url})
+    app = create_app({"DATABASE_URL": database_url, "SITE": config.site})
     with Session(engine) as db, db.begin():
         create_user(db, "ma.jones", "assistant", "correct horse battery")
     server = make_server("127.0.0.1", 0, app, threaded=True)
