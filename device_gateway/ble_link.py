@@ -47,6 +47,7 @@ CURRENT_TIME = 0x2A2B
 DATE_TIME = 0x2A08
 RACP = 0x2A52
 MODEL_NUMBER = 0x2A24
+BATTERY_LEVEL = 0x2A19  # Battery Service 1.0: uint8 percent
 # ATT errors that mean "pair first" (Core Vol 3 Part F 3.4.1.1).
 _NEEDS_BOND = {0x05, 0x0F}
 _SEEN_LIMIT = 10_000
@@ -109,6 +110,7 @@ class BleLink:
         on_measurement: Callable[..., None],
         on_status: Callable[[DeviceConfig, str, str], None],
         on_live: Callable[[DeviceConfig, Measurement], None] | None = None,
+        on_detail: Callable[..., None] | None = None,
     ) -> None:
         self.device = device
         self.settings = BleSettings.of(device.protocol, device.options)
@@ -116,6 +118,7 @@ class BleLink:
         self._on_measurement = on_measurement
         self._on_status = on_status
         self._on_live = on_live
+        self._on_detail = on_detail
         self._loop: asyncio.AbstractEventLoop | None = None
         self._task = None
         self._stop: asyncio.Event | None = None
@@ -242,6 +245,9 @@ class BleLink:
                         await client.pair()
                         await client.read_gatt_char(char)
         self._clock_offset = await self._sync_clock(client)
+        battery = await self._read_optional(client, BATTERY_LEVEL)
+        if battery and battery[0] <= 100 and self._on_detail is not None:
+            self._on_detail(self.device, battery=battery[0])
 
     async def _read_optional(self, client: BleakClient, short: int) -> bytes | None:
         char = client.services.get_characteristic(sig_uuid(short))

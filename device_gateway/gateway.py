@@ -78,7 +78,8 @@ class Gateway:
             on_state=lambda connected, error: self._publish_gateway_status(),
         )
         self.links = [
-            make_link(d, self.handle, self.live, self.device_status) for d in config.devices
+            make_link(d, self.handle, self.live, self.device_status, self.device_detail)
+            for d in config.devices
         ]
         self._heartbeat_stop = threading.Event()
         self._heartbeat = threading.Thread(target=self._beat, name="gateway-status", daemon=True)
@@ -127,6 +128,9 @@ class Gateway:
         received = datetime.now(UTC)
         with self._lock:
             self._devices[device.id].last_seen = format_time(received)
+        # Nonin, Masimo and PLX devices flag a low battery with their values: show it on the
+        # device's status (the clinic board), whatever becomes of the measurement.
+        self.device_detail(device, low_battery="low_battery" in measurement.flags)
         judged = verdict(measurement)
         tracker = self._weighings.get(device.id)
         repeat = (
@@ -143,9 +147,7 @@ class Gateway:
                 self.device_status(device, "connected", judged.reason)
             return
         try:
-            reading = self._reading(
-                device, measurement, received, clock_offset_s, absent_reasons
-            )
+            reading = self._reading(device, measurement, received, clock_offset_s, absent_reasons)
             payload = encode_reading(reading)
         except MessageError as exc:
             self.counters.rejected += 1
@@ -238,6 +240,17 @@ class Gateway:
         self._publish_device_status(device)
         self._publish_gateway_status()  # it lists every device's state too
 
+    def device_detail(self, device: DeviceConfig, **fields: object) -> None:
+        """What a link learned of a device (``battery`` percent, ``low_battery``): on the
+        device's status topic when it changes."""
+        with self._lock:
+            extra = self._devices[device.id].extra
+            changed = {k: v for k, v in fields.items() if extra.get(k) != v}
+            if not changed:
+                return
+            extra.update(changed)
+        self._publish_device_status(device)
+
     def _publish_device_status(self, device: DeviceConfig) -> None:
         with self._lock:
             current = self._devices[device.id]
@@ -249,6 +262,7 @@ class Gateway:
                 "transport": device.transport,
                 "port": device.port,
                 "gateway_id": self.config.gateway_id,
+                **current.extra,
             }
         self.publisher.publish_state(
             topics.device_status_topic(self.config.site, device.room, device.id), payload

@@ -2,7 +2,8 @@
 
 A link calls ``on_measurement(device, measurement)`` for a finished measurement,
 ``on_live(device, measurement)`` for a streaming value (live view only), and
-``on_status(device, state, error)`` when its connection changes.
+``on_status(device, state, error)`` when its connection changes, and
+``on_detail(device, **fields)`` for what it learns of the device (e.g. ``battery`` percent).
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ def make_link(
     on_measurement: OnMeasurement,
     on_live: OnMeasurement,
     on_status: OnStatus,
+    on_detail: Callable[..., None] | None = None,
 ) -> Link:
     if device.transport == "serial":
         from device_gateway.serial_link import SerialLink
@@ -38,5 +40,5 @@ def make_link(
     if device.transport == "ble":
         from device_gateway.ble_link import BleLink
 
-        return BleLink(device, on_measurement, on_status, on_live=on_live)
+        return BleLink(device, on_measurement, on_status, on_live=on_live, on_detail=on_detail)
     raise ValueError(f"device {device.id}: unknown transport {device.transport!r}")

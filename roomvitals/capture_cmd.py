@@ -124,8 +124,18 @@ def _stop_on_signals() -> threading.Event:
 
 
 def add_record_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--port", required=True, help="serial port, e.g. /dev/ttyUSB0")
-    parser.add_argument("--protocol", required=True, help="wire protocol (roomvitals devices)")
+    parser.add_argument("--port", help="serial port, e.g. /dev/ttyUSB0 (required for serial)")
+    parser.add_argument("--protocol", help="wire protocol (roomvitals devices; serial)")
+    # --- BLE (simulators/ble/capture.py) ---
+    ble = parser.add_argument_group("Bluetooth LE (--ble)")
+    ble.add_argument("--ble", action="store_true", help="record a BLE health device instead")
+    ble.add_argument("--profile", choices=("blood-pressure", "health-thermometer",
+                                           "weight-scale", "pulse-oximeter"))
+    ble.add_argument("--address", help="device address (default: by --name or the profile)")
+    ble.add_argument("--name", help="advertised name of the device")
+    ble.add_argument("--backend", choices=("platform", "bumble"), default="platform",
+                     help="bleak backend: the OS stack (default) or bumble (simulators)")
+    ble.add_argument("--bumble-transport", help="with --backend bumble: tcp-client:HOST:PORT")
     parser.add_argument("--out", default=None,
                         help="capture file (default captures/<protocol>-<time>.jsonl)")
     parser.add_argument("--seconds", type=float, default=None, help="stop after this long")
@@ -135,6 +145,14 @@ def add_record_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def cmd_record(args: argparse.Namespace) -> int:
+    if args.ble:
+        from simulators.ble.capture import record_main
+
+        return record_main(args)
+    if not (args.port and args.protocol):
+        print("roomvitals record: --port and --protocol are required (or --ble)",
+              file=sys.stderr)
+        return 2
     out = args.out or f"captures/{args.protocol}-{datetime.now():%Y%m%d-%H%M%S}.jsonl"
     try:
         recorder = SerialRecorder(args.port, args.protocol, out,
@@ -161,6 +179,14 @@ def add_replay_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--port", default=None,
                         help="stable path of the virtual port (default var/replay/<protocol>)")
     parser.add_argument("--loop", action="store_true", help="play it again and again")
+    # --- BLE captures (simulators/ble/replay.py) ---
+    parser.add_argument("--hci", default="tcp-server:127.0.0.1:9100",
+                        help="BLE: bumble transport serving the gateway's virtual controller "
+                        "(as roomvitals simulate --ble)")
+    parser.add_argument("--address", default=None,
+                        help="BLE: address to advertise at (default the recorded one)")
+    parser.add_argument("--devices-out", default=None,
+                        help="BLE: write the gateway [[devices]] entry (JSON)")
 
 
 def cmd_replay(args: argparse.Namespace) -> int:
@@ -169,8 +195,12 @@ def cmd_replay(args: argparse.Namespace) -> int:
     except (OSError, ValueError) as exc:
         print(f"roomvitals replay: {exc}", file=sys.stderr)
         return 2
+    if header.transport == "ble":
+        from simulators.ble.replay import run as replay_ble
+
+        return replay_ble(args)
     if header.transport != "serial":
-        print(f"roomvitals replay: {header.transport} captures are not replayed yet",
+        print(f"roomvitals replay: {header.transport} captures are not replayed",
               file=sys.stderr)
         return 2
     path = Path(args.port or f"var/replay/{header.protocol}").absolute()

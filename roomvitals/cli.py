@@ -306,16 +306,18 @@ def build_parser() -> argparse.ArgumentParser:
     devices.set_defaults(func=cmd_devices)
     record = sub.add_parser(
         "record",
-        help="record a serial device's traffic to a capture file",
+        help="record a device's traffic (serial, or BLE with --ble) to a capture file",
         description="Talk to the device as the gateway would and write "
-        "its traffic with timestamps, patient IDs stripped.",
+        "its traffic with timestamps, patient IDs stripped (BLE: GATT notifications and "
+        "indications with their characteristic).",
     )
     capture_cmd.add_record_arguments(record)
     record.set_defaults(func=cmd_record)
     replay = sub.add_parser(
         "replay",
-        help="play a capture file back on a virtual port",
-        description="Play a capture's device bytes on a pseudo-terminal and print its path.",
+        help="play a capture file back on a virtual port or as a BLE peripheral",
+        description="Play a capture's device bytes on a pseudo-terminal and print its path; "
+        "a BLE capture as a simulated peripheral behind a virtual controller (--hci).",
     )
     capture_cmd.add_replay_arguments(replay)
     replay.set_defaults(func=cmd_replay)

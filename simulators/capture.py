@@ -14,8 +14,9 @@ header, every other line one chunk of traffic as it was read::
 ``t`` is seconds since the recording began (monotonic clock), ``dir`` ``rx`` for bytes from
 the device and ``tx`` for bytes the host sent it. A BLE capture has ``"transport": "ble"``
 and records ``{"t": ..., "char": "00002a35-0000-1000-8000-00805f9b34fb", "op": "indicate",
-"hex": "..."}``. Captures hold no patient identifiers: the recorder strips the fields the
-protocol marks as patient ID and says so in ``patient_ids``.
+"hex": "..."}``, its header a ``gatt`` object (simulators/ble/capture.py; replayed by
+simulators/ble/replay.py). Captures hold no patient identifiers: the recorder strips the
+fields the protocol marks as patient ID and says so in ``patient_ids``.
 
 ``SerialReplay`` plays the device side back on a pseudo-terminal behind a stable path: it
 waits until a host opens the port (a host that has not opened it would lose the bytes,
@@ -58,6 +59,16 @@ class CaptureHeader:
     ``roomvitals.testing.describe`` writes them): a replay must give exactly these."""
     format: str = FORMAT
     version: int = VERSION
+    gatt: dict[str, Any] = field(default_factory=dict)
+    """BLE only: the recorded device's GATT database, advertisement and Device Information
+    (``simulators.ble.capture``); left out of serial headers."""
+
+
+def header_json(header: CaptureHeader) -> str:
+    data = asdict(header)
+    if not data["gatt"]:
+        del data["gatt"]  # serial headers stay as they were
+    return json.dumps(data)
 
 
 @dataclass(frozen=True)
@@ -69,7 +80,8 @@ class Record:
     char: str = ""
     """BLE: the characteristic's 128-bit UUID."""
     op: str = ""
-    """BLE: ``notify`` or ``indicate``."""
+    """BLE: ``notify`` or ``indicate`` (sent by the device), ``read`` or ``write`` (by the
+    host); simulators/ble/capture.py."""
 
     def to_json(self) -> str:
         if self.char:
@@ -85,7 +97,7 @@ class CaptureWriter:
         self.path = Path(path)
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self._file: TextIO = self.path.open("w", encoding="utf-8")
-        self._file.write(json.dumps(asdict(header)) + "\n")
+        self._file.write(header_json(header) + "\n")
         self._file.flush()
         self._lock = threading.Lock()
         self.records = 0
@@ -102,7 +114,7 @@ class CaptureWriter:
             self._file.close()
         if header is not None:
             lines = self.path.read_text("utf-8").splitlines(keepends=True)
-            lines[0] = json.dumps(asdict(header)) + "\n"
+            lines[0] = header_json(header) + "\n"
             tmp = self.path.with_name(self.path.name + ".tmp")
             tmp.write_text("".join(lines), "utf-8")
             tmp.replace(self.path)

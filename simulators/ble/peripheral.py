@@ -72,6 +72,8 @@ class SimulatedPeripheral:
         self.name = name
         self.scenario = scenario or Scenario()
         self.serial = serial
+        self.battery_level = 87
+        """Battery Level 0x2A19 in percent (Battery Service 1.0: uint8, 0-100)."""
         self.clock_offset = self.scenario.clock_offset
         self.clock_set = not self.scenario.clock_unset
         self.records: list[StoredRecord] = []
@@ -172,6 +174,9 @@ class SimulatedPeripheral:
                 firmware_revision="1.0.0",
             ),
         ]
+        services.append(Service(uuid16(0x180F), [self.characteristic(
+            0x2A19, P.READ, AttributeValue(read=lambda _c: bytes([self.battery_level])),
+        )]))
         if self.clock_characteristic == "cts":
             services.append(Service(uuid16(0x1805), [self.characteristic(
                 0x2A2B, P.READ | P.WRITE | P.NOTIFY, self.clock_value(10), writable=True,

@@ -112,3 +112,19 @@ def test_pulse_oximeter_racp_records_and_live_values(mosquitto, radio, ble_gatew
     radio.call(oximeter.stream(random.Random(1)))
     wait_until(lambda: collector.on("live"))
     assert len(readings(collector)) == 2
+
+
+def test_battery_level_reaches_the_device_status(mosquitto, radio, ble_gateway, collector):
+    # Battery Service 0x180F, Battery Level 0x2A19 (uint8 percent): read on every session
+    # and shown on the clinic board from the device-status topic.
+    thermometer = radio.call(radio.add("thermometer"))
+    thermometer.battery_level = 14
+    gateway = ble_gateway(mosquitto.port, {"id": "thermo-1", "protocol": "health-thermometer",
+                                           "address": thermometer.address})
+    mine = f"/{gateway.config.site}/device-status/"  # the broker keeps other tests' too
+
+    def battery():
+        found = [json.loads(m.payload) for m in collector.on("device-status") if mine in m.topic]
+        return next((s["battery"] for s in reversed(found) if "battery" in s), None)
+
+    assert wait_until(battery) == 14

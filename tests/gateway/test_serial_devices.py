@@ -329,3 +329,16 @@ def test_tanita_patient_id_never_reaches_the_broker(mosquitto, make_gateway, sim
     assert decode_reading(message.payload).observation("weight").value == Decimal("70.2")
     assert b"MRN0042424242" not in message.payload
     assert b"MRN0042424242".hex().encode() not in message.payload
+
+
+def test_low_battery_bit_reaches_the_device_status(mosquitto, make_gateway, sim, collector):
+    # Nonin STATUS2 bit 0 (9560 spec p.16): shown on the device's status for the board.
+    device = sim(NoninOximeter, Oximetry(spo2=97, pulse=70, low_battery=True), data_format=7)
+    gateway = oximeter_gateway(make_gateway, mosquitto, device, "nonin-df7")
+    mine = f"/{gateway.config.site}/device-status/"  # the broker keeps other tests' too
+
+    def low_battery():
+        found = [json.loads(m.payload) for m in collector.on("device-status") if mine in m.topic]
+        return any(s.get("low_battery") for s in found)
+
+    assert wait_until(low_battery)
