@@ -29,6 +29,7 @@ class Collector:
     """Subscribes to ``topic_filter`` on a broker and keeps every message it receives."""
 
     def __init__(self, port: int, topic_filter: str = "roomvitals/#") -> None:
+        self.topic_filter = topic_filter
         self.messages: list[mqtt.MQTTMessage] = []
         self._lock = threading.Lock()
         self._subscribed = threading.Event()

@@ -74,10 +74,17 @@ def test_status_topics_are_retained(mosquitto, scale, make_gateway):
         collector.close()
 
 
-def test_overload_is_a_device_status_not_a_reading(mosquitto, scale, make_gateway):
-    collector = Collector(mosquitto.port)
+def site_collector(port: int, tmp_path) -> Collector:
+    """A subscriber to this test's site only: the session broker keeps other tests' retained
+    status messages, which must not be mistaken for this gateway's."""
+    return Collector(port, f"roomvitals/v1/{'site-' + tmp_path.name[-40:]}/#")
+
+
+def test_overload_is_a_device_status_not_a_reading(mosquitto, scale, make_gateway, tmp_path):
+    collector = site_collector(mosquitto.port, tmp_path)
     try:
-        make_gateway(mosquitto.port, scale.port.path)
+        gateway = make_gateway(mosquitto.port, scale.port.path)
+        assert gateway.config.site in collector.topic_filter
         scale.set(weight=Decimal("50.0"), overload=True)
 
         def last_error():
@@ -90,10 +97,12 @@ def test_overload_is_a_device_status_not_a_reading(mosquitto, scale, make_gatewa
         collector.close()
 
 
-def test_unplugged_scale_is_reported_and_read_again_after_replug(mosquitto, scale, make_gateway):
-    collector = Collector(mosquitto.port)
+def test_unplugged_scale_is_reported_and_read_again_after_replug(
+        mosquitto, scale, make_gateway, tmp_path):
+    collector = site_collector(mosquitto.port, tmp_path)
     try:
-        make_gateway(mosquitto.port, scale.port.path)
+        gateway = make_gateway(mosquitto.port, scale.port.path)
+        assert gateway.config.site in collector.topic_filter
 
         def state():
             found = collector.on("device-status")
@@ -101,7 +110,9 @@ def test_unplugged_scale_is_reported_and_read_again_after_replug(mosquitto, scal
 
         wait_until(lambda: state() == "connected")
         scale.port.unplug()
-        wait_until(lambda: state() == "disconnected")
+        # the unplug, not the "disconnected" the gateway says before it first opens the port
+        wait_until(lambda: state() == "disconnected"
+                   and json.loads(collector.on("device-status")[-1].payload)["last_error"])
         error = json.loads(collector.on("device-status")[-1].payload)["last_error"]
         assert str(scale.port.path) in error
         scale.port.plug()
