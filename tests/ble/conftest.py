@@ -61,8 +61,10 @@ def ble_gateway(tmp_path) -> Iterator[Callable[..., Gateway]]:
 
 
 @pytest.fixture
-def collector(mosquitto) -> Iterator[Collector]:
-    collected = Collector(mosquitto.port)
+def collector(mosquitto, tmp_path) -> Iterator[Collector]:
+    # Only this test's site (see ble_gateway): the session broker keeps other tests'
+    # retained status messages, which must not count as this test's.
+    collected = Collector(mosquitto.port, f"roomvitals/v1/site-{tmp_path.name[-40:]}/#")
     yield collected
     collected.close()
 
