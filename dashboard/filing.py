@@ -12,11 +12,12 @@ from __future__ import annotations
 
 import json
 import logging
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Engine, Table, or_, select, update
+from sqlalchemy import Engine, Table, bindparam, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
@@ -36,6 +37,10 @@ from vitals.message import MessageError, Reading, decode_reading
 from vitals.units import convert
 
 log = logging.getLogger(__name__)
+
+NO_ENCOUNTER = "no encounter could be known for this reading"
+INSERT_CHUNK = 500
+"""Rows per multi-row INSERT (SQLite allows 32766 bound values per statement)."""
 
 HISTORY_TOLERANCE = timedelta(minutes=10)
 """A device-timed reading older than this when the gateway received it is a stored record
@@ -76,25 +81,113 @@ def insert_ignore(
     return len(session.execute(statement).all())
 
 
+def insert_ignore_many(
+    session: Session, table: Table, rows: list[dict[str, Any]], keys: list[str]
+) -> set[Any]:
+    """Multi-row INSERT ... ON CONFLICT DO NOTHING; the first key of the rows inserted."""
+    if not rows:
+        return set()
+    dialect = session.get_bind().dialect.name
+    builder = {"sqlite": sqlite.insert, "postgresql": postgresql.insert}.get(dialect)
+    if builder is None:
+        raise RuntimeError(f"database {dialect!r} is not supported (SQLite or PostgreSQL)")
+    inserted: set[Any] = set()
+    for start in range(0, len(rows), INSERT_CHUNK):
+        statement = (
+            builder(table)
+            .values(rows[start : start + INSERT_CHUNK])
+            .on_conflict_do_nothing(index_elements=keys)
+            .returning(table.c[keys[0]])
+        )
+        inserted.update(session.scalars(statement))
+    return inserted
+
+
 class Filer:
+    """Files MQTT messages; ``file_messages`` files a batch in one transaction.
+
+    A batch costs about ten statements whatever its size (rooms, devices, routing, readings,
+    observations, events, encounter revisions: each one multi-row), so one commit and a few
+    round trips carry a hundred readings. Exactly-once is unchanged: the readings insert is an
+    insert-or-ignore on the id, and only the ids it returns get observations and events.
+    Rows are written in a fixed order (sorted keys), so two workers' batches cannot deadlock.
+    """
+
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
         self.counters = FilingCounters()
 
     def file_message(self, topic: str, payload: bytes) -> Outcome:
         """File one MQTT message; never raises for bad input, only for database failures."""
+        return self.file_messages([(topic, payload)])[0]
+
+    def file_messages(self, messages: Sequence[tuple[str, bytes]]) -> list[Outcome]:
+        """File messages in one transaction; an outcome per message, in order.
+
+        Raises only for database failures, and then nothing of the batch is filed (the
+        caller acknowledges nothing and the broker delivers the messages again).
+        """
+        outcomes: list[Outcome | None] = [None] * len(messages)
+        rejects: list[tuple[int, str, bytes, str]] = []
+        statuses: list[tuple[int, topics.Topic, dict[str, Any]]] = []
+        readings: list[tuple[int, Reading]] = []
+        for index, (topic, payload) in enumerate(messages):
+            parsed = self._parse(topic, payload)
+            if isinstance(parsed, Outcome):
+                outcomes[index] = parsed
+            elif isinstance(parsed, Reading):
+                readings.append((index, parsed))
+            elif isinstance(parsed, tuple) and parsed[0] == "reject":
+                rejects.append((index, parsed[1], payload, parsed[2]))
+            else:
+                statuses.append((index, parsed[1], parsed[2]))
+        delta = FilingCounters()
+        with Session(self.engine) as session, session.begin():
+            for index, where, status in statuses:
+                self._device_status(session, where, status)
+                outcomes[index] = Outcome("status")
+                delta.statuses += 1
+            if readings:
+                for index, outcome in self._file_readings(session, readings):
+                    outcomes[index] = outcome
+                    if outcome.status == "filed":
+                        delta.filed += 1
+                    else:
+                        delta.duplicates += 1
+            for index, topic, payload, reason in rejects:
+                outcomes[index] = self._reject(session, topic, payload, reason, delta)
+        # Counted only once the transaction committed (a failed batch is filed again).
+        self.counters.filed += delta.filed
+        self.counters.duplicates += delta.duplicates
+        self.counters.statuses += delta.statuses
+        self.counters.rejected += delta.rejected
+        for key, number in delta.reasons.items():
+            self.counters.reasons[key] = self.counters.reasons.get(key, 0) + number
+        return [o if o is not None else Outcome("ignored") for o in outcomes]
+
+    # parsing (no database) -------------------------------------------------------------
+    def _parse(self, topic: str, payload: bytes) -> Any:
+        """A Reading, ("status", where, status), ("reject", topic, reason) or an Outcome."""
         try:
             where = topics.parse_topic(topic)
         except topics.TopicError as exc:
-            return self._reject(topic, payload, f"topic: {exc}")
+            return ("reject", topic, f"topic: {exc}")
         if where.type == topics.DEVICE_STATUS:
-            return self._device_status(where, payload)
+            if not payload:
+                return Outcome("status")  # a cleared retained message
+            try:
+                status = json.loads(payload)
+                if not isinstance(status, dict) or not isinstance(status.get("state"), str):
+                    raise ValueError("expected an object with a 'state' string")
+            except ValueError as exc:
+                return ("reject", where_topic(where), f"device status: {exc}")
+            return ("status", where, status)
         if where.type != topics.READING:
             return Outcome("ignored")
         try:
             reading = decode_reading(payload)
         except MessageError as exc:
-            return self._reject(topic, payload, str(exc))
+            return ("reject", topic, str(exc))
         mismatch = [
             name
             for name, a, b in (
@@ -105,28 +198,38 @@ class Filer:
             if a != b
         ]
         if mismatch:
-            return self._reject(
-                topic, payload, f"topic and payload disagree on {', '.join(mismatch)}"
-            )
+            return ("reject", topic, f"topic and payload disagree on {', '.join(mismatch)}")
         try:
-            observations = [
-                self._observation_row(reading, i) for i in range(len(reading.observations))
-            ]
+            for position in range(len(reading.observations)):
+                self._observation_row(reading, position)
         except (ArithmeticError, ValueError) as exc:
-            return self._reject(topic, payload, f"observations: {exc}")
-        with Session(self.engine) as session, session.begin():
-            room_id = self._room_id(session, reading.site, reading.room)
-            device_pk = self._device_pk(session, reading, room_id)
-            encounter_id = route(session, reading, device_pk, room_id)
-            now = datetime.now(UTC)
-            state = "unassigned" if encounter_id is None else "pending"
-            inserted = insert_ignore(
-                session,
-                ReadingRow.__table__,
+            return ("reject", topic, f"observations: {exc}")
+        return reading
+
+    # readings --------------------------------------------------------------------------
+    def _file_readings(
+        self, session: Session, batch: list[tuple[int, Reading]]
+    ) -> list[tuple[int, Outcome]]:
+        # The first copy of an id in the batch is filed; later copies are duplicates.
+        first: dict[str, tuple[int, Reading]] = {}
+        for index, reading in batch:
+            first.setdefault(str(reading.id), (index, reading))
+        readings = [r for _, r in first.values()]
+        rooms = self._room_ids(session, {(r.site, r.room) for r in readings})
+        devices = self._device_pks(session, readings, rooms)
+        encounters = route_many(
+            session,
+            [(r, devices[(r.site, r.device.id)][0], rooms[(r.site, r.room)]) for r in readings],
+            {pk: mobility for pk, mobility in devices.values()},
+        )
+        now = datetime.now(UTC)
+        rows = []
+        for reading, encounter_id in zip(readings, encounters, strict=True):
+            rows.append(
                 {
                     "id": str(reading.id),
-                    "device_pk": device_pk,
-                    "room_id": room_id,
+                    "device_pk": devices[(reading.site, reading.device.id)][0],
+                    "room_id": rooms[(reading.site, reading.room)],
                     "measured_at": reading.measured_at,
                     "measured_at_source": reading.measured_at_source,
                     "received_at": reading.received_at,
@@ -135,34 +238,55 @@ class Filer:
                     "raw": reading.raw,
                     "clock_offset_s": reading.device.clock_offset_s,
                     "encounter_id": encounter_id,
-                    "state": state,
+                    "state": "unassigned" if encounter_id is None else "pending",
                     "source": "device",
                     "state_changed_at": now,
-                },
-                ["id"],
+                }
             )
-            if not inserted:
-                self.counters.duplicates += 1
-                return Outcome("duplicate", reading_id=str(reading.id))
-            session.execute(ReadingObservation.__table__.insert(), observations)
-            session.add(
-                ReadingEvent(
-                    reading_id=str(reading.id),
-                    at=now,
-                    action="filed",
-                    to_state=state,
-                    encounter_id=encounter_id,
-                    reason="" if encounter_id else "no encounter could be known for this reading",
-                )
+        rows.sort(key=lambda row: row["id"])
+        inserted = insert_ignore_many(session, ReadingRow.__table__, rows, ["id"])
+        observations: list[dict[str, Any]] = []
+        events: list[dict[str, Any]] = []
+        bumps: dict[int, int] = {}
+        for reading, row in zip(readings, sorted(rows, key=_order(readings)), strict=True):
+            if row["id"] not in inserted:
+                continue
+            observations += [
+                self._observation_row(reading, i) for i in range(len(reading.observations))
+            ]
+            encounter_id = row["encounter_id"]
+            events.append(
+                {
+                    "reading_id": row["id"],
+                    "at": now,
+                    "action": "filed",
+                    "to_state": row["state"],
+                    "encounter_id": encounter_id,
+                    "reason": "" if encounter_id else NO_ENCOUNTER,
+                }
             )
             if encounter_id is not None:
-                session.execute(
-                    update(Encounter)
-                    .where(Encounter.id == encounter_id)
-                    .values(revision=Encounter.revision + 1)
-                )
-        self.counters.filed += 1
-        return Outcome("filed", reading_id=str(reading.id))
+                bumps[encounter_id] = bumps.get(encounter_id, 0) + 1
+        if observations:
+            session.execute(ReadingObservation.__table__.insert(), observations)
+        if events:
+            session.execute(ReadingEvent.__table__.insert(), events)
+        if bumps:
+            encounters = Encounter.__table__
+            session.execute(
+                encounters.update()
+                .where(encounters.c.id == bindparam("eid"))
+                .values(revision=encounters.c.revision + bindparam("n")),
+                [{"eid": eid, "n": n} for eid, n in sorted(bumps.items())],
+            )
+        outcomes = []
+        for index, reading in batch:
+            reading_id = str(reading.id)
+            filed = reading_id in inserted and first[reading_id][0] == index
+            outcomes.append(
+                (index, Outcome("filed" if filed else "duplicate", reading_id=reading_id))
+            )
+        return outcomes
 
     @staticmethod
     def _observation_row(reading: Reading, position: int) -> dict[str, Any]:
@@ -182,16 +306,31 @@ class Filer:
             "absent_reason": obs.absent_reason,
         }
 
-    def _room_id(self, session: Session, site: str, name: str) -> int:
-        insert_ignore(session, Room.__table__, {"site": site, "name": name}, ["site", "name"])
-        return session.scalar(select(Room.id).where(Room.site == site, Room.name == name))
+    def _room_ids(self, session: Session, keys: set[tuple[str, str]]) -> dict[tuple[str, str], int]:
+        ordered = sorted(keys)
+        insert_ignore_many(
+            session, Room.__table__, [{"site": s, "name": n} for s, n in ordered], ["site", "name"]
+        )
+        found: dict[tuple[str, str], int] = {}
+        for site in {s for s, _ in ordered}:
+            names = [n for s, n in ordered if s == site]
+            for room_id, name in session.execute(
+                select(Room.id, Room.name).where(Room.site == site, Room.name.in_(names))
+            ):
+                found[(site, name)] = room_id
+        return found
 
-    def _device_pk(self, session: Session, reading: Reading, room_id: int) -> int:
-        dev = reading.device
-        insert_ignore(
-            session,
-            Device.__table__,
-            {
+    def _device_pks(
+        self,
+        session: Session,
+        readings: list[Reading],
+        rooms: dict[tuple[str, str], int],
+    ) -> dict[tuple[str, str], tuple[int, str]]:
+        """(site, device id) -> (primary key, mobility); creates and updates the devices."""
+        latest: dict[tuple[str, str], dict[str, Any]] = {}
+        for reading in readings:  # in arrival order: the last message says where it is now
+            dev = reading.device
+            latest[(reading.site, dev.id)] = {
                 "site": reading.site,
                 "device_id": dev.id,
                 "kind": dev.kind,
@@ -199,88 +338,112 @@ class Filer:
                 "serial": dev.serial,
                 "transport": dev.transport,
                 "protocol": dev.protocol,
+                "room_id": rooms[(reading.site, reading.room)],
+            }
+        keys = sorted(latest)
+        insert_ignore_many(
+            session, Device.__table__, [latest[k] for k in keys], ["site", "device_id"]
+        )
+        found: dict[tuple[str, str], tuple[int, str]] = {}
+        changed: list[dict[str, Any]] = []
+        fields = ("room_id", "kind", "model", "serial", "transport", "protocol")
+        for site in {s for s, _ in keys}:
+            ids = [d for s, d in keys if s == site]
+            for row in session.execute(
+                select(Device.id, Device.device_id, Device.mobility, *(Device.__table__.c[f]
+                                                                        for f in fields))
+                .where(Device.site == site, Device.device_id.in_(ids))
+            ):
+                want = latest[(site, row.device_id)]
+                found[(site, row.device_id)] = (row.id, row.mobility)
+                # A portable device follows the room it last reported from.
+                if any(getattr(row, f) != want[f] for f in fields):
+                    changed.append({"pk": row.id, **{f"new_{f}": want[f] for f in fields}})
+        if changed:
+            changed.sort(key=lambda c: c["pk"])
+            table = Device.__table__
+            session.execute(
+                table.update()
+                .where(table.c.id == bindparam("pk"))
+                .values({f: bindparam(f"new_{f}") for f in fields}),
+                changed,
+            )
+        return found
+
+    def _device_status(self, session: Session, where: topics.Topic, status: dict) -> None:
+        room_id = self._room_ids(session, {(where.site, where.room or "")})[
+            (where.site, where.room or "")
+        ]
+        insert_ignore(
+            session,
+            Device.__table__,
+            {
+                "site": where.site,
+                "device_id": where.device_id,
+                "kind": "unknown",
+                "model": "",
+                "serial": "",
+                "transport": str(status.get("transport", "")),
+                "protocol": str(status.get("protocol", "")),
                 "room_id": room_id,
             },
             ["site", "device_id"],
         )
-        pk = session.scalar(
-            select(Device.id).where(Device.site == reading.site, Device.device_id == dev.id)
-        )
-        # A portable device follows the room it last reported from.
         session.execute(
             update(Device)
-            .where(Device.id == pk)
+            .where(Device.site == where.site, Device.device_id == where.device_id)
             .values(
+                state=status["state"][:32],
+                status=status,
+                status_at=datetime.now(UTC),
                 room_id=room_id,
-                kind=dev.kind,
-                model=dev.model,
-                serial=dev.serial,
-                transport=dev.transport,
-                protocol=dev.protocol,
             )
         )
-        return pk
 
-    def _device_status(self, where: topics.Topic, payload: bytes) -> Outcome:
-        if not payload:
-            return Outcome("status")  # a cleared retained message
-        try:
-            status = json.loads(payload)
-            if not isinstance(status, dict) or not isinstance(status.get("state"), str):
-                raise ValueError("expected an object with a 'state' string")
-        except ValueError as exc:
-            return self._reject(where_topic(where), payload, f"device status: {exc}")
-        with Session(self.engine) as session, session.begin():
-            room_id = self._room_id(session, where.site, where.room or "")
-            insert_ignore(
-                session,
-                Device.__table__,
-                {
-                    "site": where.site,
-                    "device_id": where.device_id,
-                    "kind": "unknown",
-                    "model": "",
-                    "serial": "",
-                    "transport": str(status.get("transport", "")),
-                    "protocol": str(status.get("protocol", "")),
-                    "room_id": room_id,
-                },
-                ["site", "device_id"],
-            )
-            session.execute(
-                update(Device)
-                .where(Device.site == where.site, Device.device_id == where.device_id)
-                .values(
-                    state=status["state"][:32],
-                    status=status,
-                    status_at=datetime.now(UTC),
-                    room_id=room_id,
-                )
-            )
-        self.counters.statuses += 1
-        return Outcome("status")
-
-    def _reject(self, topic: str, payload: bytes, reason: str) -> Outcome:
-        self.counters.rejected += 1
+    def _reject(
+        self, session: Session, topic: str, payload: bytes, reason: str, delta: FilingCounters
+    ) -> Outcome:
+        delta.rejected += 1
         key = reason.split(":", 1)[0]
-        self.counters.reasons[key] = self.counters.reasons.get(key, 0) + 1
+        delta.reasons[key] = delta.reasons.get(key, 0) + 1
         # The reason names the field; payloads carry no patient data by contract, but only
         # the topic and reason are logged, never the payload itself.
         log.warning("rejected message on %s: %s", topic[:200], reason[:500])
-        with Session(self.engine) as session, session.begin():
-            session.add(
-                RejectedMessage(
-                    topic=topic[:512],
-                    reason=reason[:2000],
-                    payload=payload[:4096].decode("utf-8", "replace").replace("\x00", "\ufffd"),
-                    received_at=datetime.now(UTC),
-                )
+        session.add(
+            RejectedMessage(
+                topic=topic[:512],
+                reason=reason[:2000],
+                payload=payload[:4096].decode("utf-8", "replace").replace("\x00", "\ufffd"),
+                received_at=datetime.now(UTC),
             )
+        )
         return Outcome("rejected", reason)
 
 
+def _order(readings: list[Reading]):
+    """Sort key that puts the (id-sorted) rows back in the order of ``readings``."""
+    position = {str(r.id): i for i, r in enumerate(readings)}
+    return lambda row: position[row["id"]]
+
+
+def _utc(moment: datetime) -> datetime:
+    # SQLite gives back a stored instant's UTC digits without their offset.
+    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment
+
+
 def route(session: Session, reading: Reading, device_pk: int, room_id: int) -> int | None:
-    """The encounter a device reading provably belongs to, or None (the unassigned queue).
+    """The encounter one reading provably belongs to, or None (see ``route_many``)."""
+    mobility = session.scalar(select(Device.mobility).where(Device.id == device_pk))
+    return route_many(session, [(reading, device_pk, room_id)], {device_pk: mobility})[0]
+
+
+def route_many(
+    session: Session,
+    readings: list[tuple[Reading, int, int]],
+    mobility: dict[int, str],
+) -> list[int | None]:
+    """The encounter each (reading, device pk, room id) provably belongs to, or None (the
+    unassigned queue); two queries for the whole batch.
 
     - A stored record (device time more than ``HISTORY_TOLERANCE`` before the gateway received
       it) is never routed: it may be the previous patient's.
@@ -290,35 +453,51 @@ def route(session: Session, reading: Reading, device_pk: int, room_id: int) -> i
       encounter started (the patient was identified).
     The gateway's receive time is used for the windows: device clocks are not trusted.
     """
-    # UTC throughout: SQLite stores a datetime's digits without its offset.
-    received = reading.received_at.astimezone(UTC)
-    if (
-        reading.measured_at_source == "device"
-        and "device_clock_not_set" not in reading.flags
-        and received - reading.measured_at > HISTORY_TOLERANCE
-    ):
-        return None
-    mobility = session.scalar(select(Device.mobility).where(Device.id == device_pk))
-    if mobility == "portable":
-        return session.scalar(
-            select(DeviceAssignment.encounter_id)
-            .join(Encounter, Encounter.id == DeviceAssignment.encounter_id)
-            .where(
-                DeviceAssignment.device_pk == device_pk,
-                DeviceAssignment.attached_at <= received,
-                or_(DeviceAssignment.removed_at.is_(None), DeviceAssignment.removed_at > received),
-                Encounter.ended_at.is_(None),
+    portable = sorted({pk for _, pk, _ in readings if mobility.get(pk) == "portable"})
+    static_rooms = sorted({room for _, pk, room in readings if mobility.get(pk) != "portable"})
+    open_in_room: dict[int, list[tuple[datetime, int]]] = {}
+    if static_rooms:
+        for eid, room_id, started in session.execute(
+            select(Encounter.id, Encounter.room_id, Encounter.started_at).where(
+                Encounter.room_id.in_(static_rooms), Encounter.ended_at.is_(None)
             )
-            .order_by(DeviceAssignment.attached_at.desc())
-            .limit(1)
-        )
-    return session.scalar(
-        select(Encounter.id).where(
-            Encounter.room_id == room_id,
-            Encounter.ended_at.is_(None),
-            Encounter.started_at <= received,
-        )
-    )
+        ):
+            open_in_room.setdefault(room_id, []).append((_utc(started), eid))
+    assignments: dict[int, list[tuple[datetime, datetime | None, int]]] = {}
+    if portable:
+        for device_pk, attached, removed, eid in session.execute(
+            select(
+                DeviceAssignment.device_pk,
+                DeviceAssignment.attached_at,
+                DeviceAssignment.removed_at,
+                DeviceAssignment.encounter_id,
+            )
+            .join(Encounter, Encounter.id == DeviceAssignment.encounter_id)
+            .where(DeviceAssignment.device_pk.in_(portable), Encounter.ended_at.is_(None))
+        ):
+            assignments.setdefault(device_pk, []).append(
+                (_utc(attached), None if removed is None else _utc(removed), eid)
+            )
+    routed: list[int | None] = []
+    for reading, device_pk, room_id in readings:
+        received = reading.received_at.astimezone(UTC)
+        if (
+            reading.measured_at_source == "device"
+            and "device_clock_not_set" not in reading.flags
+            and received - reading.measured_at > HISTORY_TOLERANCE
+        ):
+            routed.append(None)
+        elif mobility.get(device_pk) == "portable":
+            windows = [
+                (attached, eid)
+                for attached, removed, eid in assignments.get(device_pk, [])
+                if attached <= received and (removed is None or removed > received)
+            ]
+            routed.append(max(windows)[1] if windows else None)
+        else:
+            started = [eid for at, eid in open_in_room.get(room_id, []) if at <= received]
+            routed.append(started[0] if started else None)
+    return routed
 
 
 def where_topic(where: topics.Topic) -> str:

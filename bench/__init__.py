@@ -1,0 +1,1 @@
+"""Benchmarks that measure RoomVitals against the machine's own limits (see README)."""

@@ -1,0 +1,187 @@
+"""What every benchmark shares: the tuned broker, ratios, percentiles, databases, results.
+
+Every benchmark measures its own baseline in the same run (these machines are shared and
+noisy) and returns ``Result``s: the value, the baseline, their ratio and the issue's goal.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import math
+import os
+import socket
+import sys
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+from roomvitals.broker import Mosquitto  # noqa: E402
+
+BENCH_CONF = Path(__file__).with_name("mosquitto-bench.conf")
+PG_ADMIN = os.environ.get("ROOMVITALS_BENCH_PG", "postgresql://postgres@127.0.0.1:5432/postgres")
+
+
+@dataclass
+class Result:
+    name: str
+    value: float
+    baseline: float
+    unit: str
+    goal: str
+    """The issue's goal, in words (e.g. "ratio >= 0.5")."""
+    met: bool | None = None
+    note: str = ""
+
+    @property
+    def ratio(self) -> float:
+        return self.value / self.baseline if self.baseline else math.inf
+
+    def as_json(self) -> dict:
+        data = asdict(self)
+        data.pop("name")
+        data["ratio"] = round(self.ratio, 3)
+        data["value"] = round(self.value, 3)
+        data["baseline"] = round(self.baseline, 3)
+        return data
+
+    def line(self) -> str:
+        verdict = {True: "goal met", False: "GOAL MISSED", None: "no goal"}[self.met]
+        return (f"{self.name}: {self.value:.3f} {self.unit} vs baseline {self.baseline:.3f} "
+                f"-> ratio {self.ratio:.3f} ({self.goal}: {verdict}) {self.note}")
+
+
+def say(text: str) -> None:
+    print(f"bench: {text}", file=sys.stderr, flush=True)
+
+
+def report(results: list[Result]) -> None:
+    for result in results:
+        print(result.line(), flush=True)
+
+
+def percentile(values: list[float], q: float) -> float:
+    """Nearest-rank percentile (q in 0..100) of the values."""
+    if not values:
+        return math.nan
+    ordered = sorted(values)
+    rank = max(1, math.ceil(q / 100 * len(ordered)))
+    return ordered[rank - 1]
+
+
+def bench_broker() -> Mosquitto:
+    """Mosquitto from bench/mosquitto-bench.conf on a free loopback port (started)."""
+    broker = Mosquitto(config_file=BENCH_CONF)
+    broker.substitute = {"PORT": str(broker.port), "STATE": str(broker.directory)}
+    return broker.start()
+
+
+@contextlib.contextmanager
+def running_broker() -> Iterator[Mosquitto]:
+    broker = bench_broker()
+    try:
+        yield broker
+    finally:
+        broker.cleanup()
+
+
+def wait_for(predicate: Callable[[], object], timeout: float, what: str,
+             interval: float = 0.01) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return
+        time.sleep(interval)
+    raise TimeoutError(f"gave up waiting for {what} after {timeout:.0f} s")
+
+
+def postgres_available() -> bool:
+    try:
+        with socket.create_connection(("127.0.0.1", 5432), timeout=1):
+            pass
+        import psycopg
+
+        with psycopg.connect(_psycopg_dsn(PG_ADMIN), connect_timeout=3):
+            return True
+    except Exception:  # any failure means: use SQLite
+        return False
+
+
+def _psycopg_dsn(url: str) -> str:
+    return url.replace("postgresql+psycopg://", "postgresql://")
+
+
+def postgres_database(name: str, *, fresh: bool) -> str:
+    """SQLAlchemy URL of database ``name`` on the local server; dropped first if ``fresh``."""
+    import psycopg
+
+    with psycopg.connect(_psycopg_dsn(PG_ADMIN), autocommit=True) as conn:
+        exists = conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", (name,)).fetchone()
+        if exists and fresh:
+            conn.execute(f'DROP DATABASE "{name}" WITH (FORCE)')
+            exists = None
+        if not exists:
+            conn.execute(f'CREATE DATABASE "{name}"')
+    base = PG_ADMIN.rsplit("/", 1)[0]
+    return f"{base}/{name}"
+
+
+def write_results(results: list[Result], path: Path) -> None:
+    path.write_text(json.dumps({r.name: r.as_json() for r in results}, indent=2) + "\n")
+
+
+def markdown_table(results: list[Result]) -> str:
+    lines = ["| benchmark | value | baseline (same run) | ratio | goal | met |",
+             "|---|---|---|---|---|---|"]
+    for r in results:
+        met = {True: "yes", False: "**no**", None: "-"}[r.met]
+        lines.append(f"| {r.name} | {r.value:.3g} {r.unit} | {r.baseline:.3g} {r.unit} | "
+                     f"{r.ratio:.3g} | {r.goal} | {met} |")
+    return "\n".join(lines)
+
+
+def paho_client(port: int, client_id: str, **kwargs):
+    """A paho MQTT 5 client with TCP_NODELAY, connected and looping (for baselines)."""
+    import paho.mqtt.client as mqtt
+    from paho.mqtt.enums import CallbackAPIVersion
+
+    from vitals.mqtt import set_nodelay
+
+    client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=client_id,
+                         protocol=mqtt.MQTTv5, **kwargs)
+    client.max_inflight_messages_set(100)
+    connected = []
+    client.on_connect = lambda c, *_: (set_nodelay(c), connected.append(True))
+    client.connect("127.0.0.1", port)
+    client.loop_start()
+    wait_for(lambda: connected, 10, f"{client_id} to connect")
+    return client
+
+
+class Counter:
+    """A subscriber that counts (and time-stamps) the messages on a filter."""
+
+    def __init__(self, port: int, topic_filter: str, client_id: str = "bench-counter") -> None:
+        self.count = 0
+        self.times: dict[bytes, float] = {}
+        self.keep_times = False
+        self.client = paho_client(port, client_id)
+        self.client.on_message = self._on_message
+        done = []
+        self.client.on_subscribe = lambda *_: done.append(True)
+        self.client.subscribe(topic_filter, qos=1)
+        wait_for(lambda: done, 10, "the subscription")
+
+    def _on_message(self, client, userdata, message) -> None:
+        self.count += 1
+        if self.keep_times:
+            self.times[message.payload[:64]] = time.monotonic()
+
+    def close(self) -> None:
+        self.client.disconnect()
+        self.client.loop_stop()

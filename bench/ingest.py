@@ -1,0 +1,191 @@
+"""Benchmark 3, ingest: ``python bench/ingest.py [--readings N] [--sqlite]``.
+
+Readings published at QoS 1 are filed by ``roomvitals ingest`` processes (validation, routing,
+exactly-once insert, observations, events, batched transactions, manual acks after commit)
+with one worker, then two on the shared subscription. Baseline, same run: SQLAlchemy Core
+``executemany`` of the same rows (readings, observations, events), 100 readings per commit.
+Into PostgreSQL when the local server answers, and SQLite. Goals: one worker >= 0.3x the
+raw insert; two workers >= 1.6x one worker.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from bench.common import (
+    ROOT,
+    Result,
+    paho_client,
+    postgres_available,
+    report,
+    running_broker,
+    say,
+    wait_for,
+)
+from bench.stack import bench_database, bp_payload, seed_clinic
+
+ROOMS = 10
+
+
+def payloads(count: int, prefix: str = "bp") -> list[tuple[str, bytes]]:
+    return [bp_payload(f"room-{n % ROOMS}", f"{prefix}-{n % 50}", 100 + n % 60)
+            for n in range(count)]
+
+
+def filed(engine) -> int:
+    from sqlalchemy import func, select
+    from sqlalchemy.orm import Session
+
+    from dashboard.models import Reading
+
+    with Session(engine) as db:
+        return db.scalar(select(func.count()).select_from(Reading))
+
+
+def clear(engine) -> None:
+    from sqlalchemy.orm import Session
+
+    from dashboard.models import Device, Reading, ReadingEvent, ReadingObservation
+
+    with Session(engine) as db, db.begin():
+        for model in (ReadingEvent, ReadingObservation, Reading, Device):
+            db.query(model).delete()
+
+
+def workers_rate(url: str, port: int, messages: list[tuple[str, bytes]], workers: int,
+                 engine) -> float:
+    procs = []
+    for n in range(workers):
+        # The same ids in both runs: Mosquitto 2.0 deals a shared subscription's messages
+        # over every member session, connected or not, so a session left over from the
+        # one-worker run under another id would take a share and never file it.
+        env = {**os.environ, "ROOMVITALS_INGEST_ID": f"bench-ingest-{n}"}
+        procs.append(subprocess.Popen(
+            [sys.executable, "-m", "roomvitals.cli", "ingest", "--broker",
+             f"mqtt://127.0.0.1:{port}", "--database", url, "--no-upgrade", "--shared"],
+            env=env, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
+    client = paho_client(port, f"bench-ingest-publisher-{workers}")
+    try:
+        # Warm up until the workers are subscribed (a message published before that has no
+        # subscriber and is dropped), then give the slower one a moment more.
+        warm = payloads(1000, prefix="warm")
+        deadline = time.monotonic() + 60
+        before = filed(engine)
+        while filed(engine) < before + 10 * workers and time.monotonic() < deadline:
+            topic, payload = warm.pop()
+            client.publish(topic, payload, qos=1)
+            time.sleep(0.05)
+        time.sleep(1.0)
+        rest = messages
+        base = filed(engine)
+        started = time.monotonic()
+        for topic, payload in rest:
+            client.publish(topic, payload, qos=1)
+        wait_for(lambda: filed(engine) >= base + len(rest), 600, "the readings to be filed",
+                 interval=0.05)
+        return len(rest) / (time.monotonic() - started)
+    finally:
+        client.disconnect()
+        client.loop_stop()
+        for proc in procs:
+            proc.terminate()
+        for proc in procs:
+            proc.wait(timeout=30)
+
+
+def raw_rate(engine, messages: list[tuple[str, bytes]]) -> float:
+    """Core executemany of the rows the filer writes, 100 readings per commit."""
+    from sqlalchemy import select
+    from sqlalchemy.orm import Session
+
+    from dashboard.filing import Filer
+    from dashboard.models import Device, Reading, ReadingEvent, ReadingObservation, Room
+    from vitals.message import decode_reading
+
+    readings = [decode_reading(p) for _, p in messages]
+    with Session(engine) as db, db.begin():
+        rooms = dict(db.execute(select(Room.name, Room.id)).all())
+        device = Device(site="bench", device_id="raw", kind="bp_monitor", model="", serial="",
+                        transport="serial", protocol="", room_id=rooms["room-0"])
+        db.add(device)
+        db.flush()
+        device_pk = device.id
+    now = datetime.now(UTC)
+    started = time.monotonic()
+    with engine.connect() as conn:
+        for start in range(0, len(readings), 100):
+            chunk = readings[start: start + 100]
+            conn.execute(Reading.__table__.insert(), [
+                {"id": str(r.id), "device_pk": device_pk, "room_id": rooms[r.room],
+                 "measured_at": r.measured_at, "measured_at_source": r.measured_at_source,
+                 "received_at": r.received_at, "filed_at": now, "flags": [], "raw": r.raw,
+                 "clock_offset_s": None, "encounter_id": None, "state": "unassigned",
+                 "source": "device", "state_changed_at": now} for r in chunk])
+            conn.execute(ReadingObservation.__table__.insert(), [
+                Filer._observation_row(r, i) for r in chunk for i in range(len(r.observations))])
+            conn.execute(ReadingEvent.__table__.insert(), [
+                {"reading_id": str(r.id), "at": now, "action": "filed", "to_state": "unassigned",
+                 "encounter_id": None, "reason": ""} for r in chunk])
+            conn.commit()
+    return len(readings) / (time.monotonic() - started)
+
+
+def run_database(label: str, url: str, count: int) -> list[Result]:
+    from dashboard.db import make_engine
+
+    seed_clinic(url, rooms=ROOMS)
+    engine = make_engine(url)
+    with running_broker() as broker:  # a broker of its own: no sessions from another run
+        port = broker.port
+        say(f"ingest ({label}): raw executemany of {count} readings")
+        raw = raw_rate(engine, payloads(count))
+        clear(engine)
+        say(f"ingest ({label}): one worker")
+        one = workers_rate(url, port, payloads(count), 1, engine)
+        say(f"ingest ({label}): two workers on the shared subscription")
+        two = workers_rate(url, port, payloads(count), 2, engine)
+    engine.dispose()
+    return [
+        Result(f"ingest_one_worker_{label}", one, raw, "readings/s", "ratio >= 0.3",
+               one / raw >= 0.3, "vs Core executemany, 100 per commit"),
+        Result(f"ingest_two_workers_{label}", two, one, "readings/s", "ratio >= 1.6",
+               two / one >= 1.6, "vs one worker"),
+    ]
+
+
+def run(quick: bool = False, readings: int | None = None, sqlite: bool = True) -> list[Result]:
+    count = readings or (2_000 if quick else 10_000)
+    results: list[Result] = []
+    if postgres_available():
+        url = bench_database("roomvitals_bench_ingest")
+        results += run_database("postgresql", url, count)
+    if sqlite or not postgres_available():
+        from dashboard.db import upgrade
+
+        path = Path(tempfile.mkdtemp()) / "ingest.sqlite3"
+        upgrade(f"sqlite:///{path}")
+        results += run_database("sqlite", f"sqlite:///{path}", count)
+    return results
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true")
+    parser.add_argument("--readings", type=int, default=None)
+    parser.add_argument("--no-sqlite", action="store_true", help="PostgreSQL only")
+    args = parser.parse_args()
+    report(run(args.quick, args.readings, sqlite=not args.no_sqlite))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
