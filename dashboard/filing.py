@@ -39,8 +39,6 @@ from vitals.units import convert
 log = logging.getLogger(__name__)
 
 NO_ENCOUNTER = "no encounter could be known for this reading"
-INSERT_CHUNK = 500
-"""Rows per multi-row INSERT (SQLite allows 32766 bound values per statement)."""
 
 HISTORY_TOLERANCE = timedelta(minutes=10)
 """A device-timed reading older than this when the gateway received it is a stored record
@@ -91,15 +89,13 @@ def insert_ignore_many(
     builder = {"sqlite": sqlite.insert, "postgresql": postgresql.insert}.get(dialect)
     if builder is None:
         raise RuntimeError(f"database {dialect!r} is not supported (SQLite or PostgreSQL)")
-    inserted: set[Any] = set()
-    for start in range(0, len(rows), INSERT_CHUNK):
-        statement = (
-            builder(table)
-            .values(rows[start : start + INSERT_CHUNK])
-            .on_conflict_do_nothing(index_elements=keys)
-            .returning(table.c[keys[0]])
-        )
-        inserted.update(session.scalars(statement))
+    # One statement executed for many parameter sets: SQLAlchemy compiles it once and sends
+    # multi-row VALUES batches ("insertmanyvalues"); a .values(list) statement would be
+    # compiled anew for every batch size, which cost more than the database round trips.
+    statement = (
+        builder(table).on_conflict_do_nothing(index_elements=keys).returning(table.c[keys[0]])
+    )
+    inserted: set[Any] = set(session.scalars(statement, rows))
     return inserted
 
 
