@@ -160,6 +160,9 @@ class SerialReplay:
         self._master, slave = os.openpty()
         tty.setraw(slave)
         tty.setraw(self._master)
+        # Never block on the master: select() can report it readable (a hang-up, a host
+        # closing) when a read would then wait, which stalled a replay for good.
+        os.set_blocking(self._master, False)
         self.tty_name = os.ttyname(slave)
         # Only the host holds the slave open: reading the master fails (EIO) while no host
         # has the port open, which is how the replay knows when to begin.
@@ -191,6 +194,8 @@ class SerialReplay:
             if ready:
                 os.read(self._master, 4096)
             return True
+        except BlockingIOError:
+            return True  # a host is there and sent nothing
         except OSError:
             return False
 
@@ -207,9 +212,20 @@ class SerialReplay:
                 self.host_connected()  # keep draining the host's requests
                 if self._stop.wait(min(wait, 0.05)):
                     return
-            try:
-                os.write(self._master, record.data)
-            except OSError:
+            if not self._write(record.data):
                 return
             self.sent += 1
         self.done.set()
+
+    def _write(self, data: bytes) -> bool:
+        """All of ``data`` to the host, waiting while the pty's buffer is full."""
+        view = memoryview(data)
+        while view:
+            try:
+                view = view[os.write(self._master, view):]
+            except BlockingIOError:
+                if self._stop.wait(0.01):
+                    return False
+            except OSError:
+                return False
+        return True
