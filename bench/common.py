@@ -185,3 +185,71 @@ class Counter:
     def close(self) -> None:
         self.client.disconnect()
         self.client.loop_stop()
+
+
+def _count_in_child(port: int, topic_filter: str, client_id: str, count, ready, stop,
+                    capture: str | None) -> None:
+    """The body of ``CounterProcess`` (a spawned process: module level, picklable args)."""
+    import pickle
+
+    captured: list[tuple[str, bytes]] = []
+
+    def on_message(client, userdata, message) -> None:
+        if capture:
+            captured.append((message.topic, message.payload))
+        count.value += 1  # only this process writes it
+
+    counter = Counter(port, topic_filter, client_id)
+    counter.client.on_message = on_message
+    ready.set()
+    stop.wait()
+    counter.close()
+    if capture:
+        Path(capture).write_bytes(pickle.dumps(captured))
+
+
+class CounterProcess:
+    """``Counter`` in a process of its own, so that the subscriber's own work (paho reading
+    and acknowledging every message) does not compete for the measured process's GIL.
+    ``capture`` keeps every (topic, payload) received, for ``captured()``."""
+
+    def __init__(self, port: int, topic_filter: str, client_id: str = "bench-counter",
+                 capture: bool = False) -> None:
+        import multiprocessing
+        import tempfile
+
+        context = multiprocessing.get_context("spawn")
+        self._count = context.Value("q", 0, lock=False)
+        self._base = 0
+        self._stop = context.Event()
+        ready = context.Event()
+        self._capture = (str(Path(tempfile.mkdtemp()) / "captured.pickle") if capture
+                         else None)
+        self._process = context.Process(
+            target=_count_in_child, daemon=True,
+            args=(port, topic_filter, client_id, self._count, ready, self._stop,
+                  self._capture))
+        self._process.start()
+        deadline = time.monotonic() + 30
+        while not ready.wait(0.1):
+            if not self._process.is_alive() or time.monotonic() > deadline:
+                self._process.kill()
+                raise RuntimeError("the counting subscriber process did not subscribe "
+                                   f"(exit code {self._process.exitcode})")
+
+    @property
+    def count(self) -> int:
+        return self._count.value - self._base
+
+    def reset(self) -> None:
+        self._base = self._count.value
+
+    def close(self) -> list[tuple[str, bytes]]:
+        """Stop it; the captured messages (empty unless ``capture``)."""
+        import pickle
+
+        self._stop.set()
+        self._process.join(30)
+        if self._capture is None or not Path(self._capture).exists():
+            return []
+        return pickle.loads(Path(self._capture).read_bytes())

@@ -3,8 +3,9 @@
 Simulated scales hand their wire frames to the gateway's own parsers (one thread per device,
 as the serial links do), and the gateway decodes, checks, encodes, writes the durable outbox
 (SQLite WAL, synchronous=FULL, group commit) and publishes at QoS 1; a subscriber counts the
-readings at the broker. Baseline, same run, same broker, same subscriber: raw paho publishing
-the very same payloads at QoS 1 (window 100). Goal: ratio >= 0.5.
+readings at the broker from a process of its own (it must not share the measured process's
+GIL). Baseline, same run, same broker, a subscriber alike: raw paho publishing the very same
+payloads at QoS 1 (window 100). Goal: ratio >= 0.5.
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bench.common import Counter, Result, paho_client, report, running_broker, say, wait_for
+from bench.common import CounterProcess, Result, paho_client, report, running_broker, say, wait_for
 from device_gateway.config import DeviceConfig, GatewayConfig
 from device_gateway.gateway import Gateway
 from drivers.serial import parser as make_parser
@@ -37,7 +38,7 @@ def frames(device: int, count: int) -> list[bytes]:
             for i in range(count)]
 
 
-def run_gateway(port: int, readings: int, state_dir: Path, counter: Counter) -> float:
+def run_gateway(port: int, readings: int, state_dir: Path, counter: CounterProcess) -> float:
     devices = tuple(
         DeviceConfig(id=f"scale-{n}", room=f"room-{n % 8}", protocol="healthometer-esc",
                      port=str(state_dir / f"no-port-{n}"), poll_interval=3600)
@@ -50,7 +51,7 @@ def run_gateway(port: int, readings: int, state_dir: Path, counter: Counter) -> 
     wait_for(lambda: gateway.publisher.connected, 10, "the gateway to connect")
     per_device = readings // DEVICES
     work = [frames(n, per_device) for n in range(DEVICES)]
-    counter.count = 0
+    counter.reset()
     barrier = threading.Barrier(DEVICES + 1)
 
     def feed(device: DeviceConfig, device_frames: list[bytes]) -> None:
@@ -76,9 +77,9 @@ def run_gateway(port: int, readings: int, state_dir: Path, counter: Counter) -> 
     return total / elapsed
 
 
-def run_raw(port: int, payloads: list[tuple[str, bytes]], counter: Counter) -> float:
+def run_raw(port: int, payloads: list[tuple[str, bytes]], counter: CounterProcess) -> float:
     client = paho_client(port, "bench-raw-publisher")
-    counter.count = 0
+    counter.reset()
     started = time.monotonic()
     for topic, payload in payloads:
         client.publish(topic, payload, qos=1)
@@ -93,18 +94,11 @@ def run(quick: bool = False, readings: int | None = None) -> list[Result]:
     readings = readings or (2_000 if quick else 16_000)
     logging.getLogger("device_gateway").setLevel(logging.ERROR)
     with running_broker() as broker, tempfile.TemporaryDirectory() as tmp:
-        counter = Counter(broker.port, topics.READING_FILTER)
-        captured: list[tuple[str, bytes]] = []
-        original = counter._on_message
-
-        def capture(client, userdata, message) -> None:
-            captured.append((message.topic, message.payload))
-            original(client, userdata, message)
-
-        counter.client.on_message = capture
+        counter = CounterProcess(broker.port, topics.READING_FILTER, capture=True)
         say(f"gateway throughput: {readings} readings through the gateway")
         gateway_rate = run_gateway(broker.port, readings, Path(tmp), counter)
-        counter.client.on_message = original
+        captured = counter.close()
+        counter = CounterProcess(broker.port, topics.READING_FILTER, "bench-counter-raw")
         say(f"gateway throughput: the same {len(captured)} payloads by raw paho")
         raw_rate = run_raw(broker.port, captured, counter)
         counter.close()

@@ -154,12 +154,18 @@ class Gateway:
             log.error("device %s: measurement does not fit the contract: %s", device.id, exc)
             return
         topic = topics.reading_topic(self.config.site, device.room, device.id)
-        try:
-            self.outbox.put(str(reading.id), topic, payload)
-        except OutboxError as exc:
+        # Not waiting for the disk: the link goes back to its device at once, and the
+        # publisher sees the reading only once it is committed.
+        self.outbox.submit(
+            str(reading.id), topic, payload, lambda error, _: self._stored(device, error)
+        )
+
+    def _stored(self, device: DeviceConfig, error: OutboxError | None) -> None:
+        """The outbox's writer: a reading of ``device`` is durable, or why not."""
+        if error is not None:
             self.counters.outbox_errors += 1
-            log.error("%s", exc)
-            self.device_status(device, "connected", str(exc))
+            log.error("%s", error)
+            self.device_status(device, "connected", str(error))
             return
         self.counters.queued += 1
         self.publisher.notify()

@@ -3,9 +3,16 @@
 SQLite in WAL mode with ``synchronous=FULL``: a committed row survives ``kill -9`` and power
 loss. Rows are published oldest first (by ``seq``), and a reading id is stored once.
 
-Group commit: one writer thread takes every put that arrived while the previous commit was
+Group commit: one writer thread takes every row that arrived while the previous commit was
 syncing and writes them in one transaction, so an fsync per reading does not cap the
-throughput; ``put`` still returns only when its row is durable.
+throughput. ``put`` returns only when its row is durable; ``submit`` returns at once and
+calls back when it is (the gateway's links use it: no device is ever told that a reading
+arrived, so waiting for the disk there would only stall the link, see
+bench/gateway_throughput.py). Either way a row is published only once it is committed.
+Acknowledged rows are deleted by the same thread, in the same transactions (``remove`` only
+hands their sequence numbers over), and the publisher reads waiting rows on a connection of
+its own: WAL lets it read while the writer syncs, and the writer is the only one ever to
+take the write lock.
 
 A disk problem never stops the gateway. A file that is not a database (or is corrupt) is
 moved aside as ``outbox.sqlite3.broken-<time>`` after saving the rows that can still be
@@ -23,7 +30,7 @@ import queue
 import sqlite3
 import threading
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -34,6 +41,8 @@ RETRY_S = 2.0
 """How often a broken outbox is tried again."""
 MAX_HELD = 100_000
 """Readings kept in memory while the outbox cannot be written (about 100 MB at most)."""
+MAX_SUBMITTED = 10_000
+"""Submitted rows not yet committed beyond which ``submit`` waits for the disk."""
 _CORRUPT = {11, 26}  # SQLITE_CORRUPT, SQLITE_NOTADB
 
 
@@ -55,12 +64,24 @@ class Pending:
     payload: bytes
 
 
+Stored = Callable[["OutboxError | None", int], None]
+"""Called by the writer thread once a submitted row is committed (error None; the count
+inserted, 0 for an id already waiting) or could not be (the error; held in memory if
+``OutboxUnavailable``)."""
+
+
 @dataclass
 class _Request:
     rows: list[Row]
     done: threading.Event = field(default_factory=threading.Event)
     inserted: int = 0
     error: OutboxError | None = None
+    stored: Stored | None = None
+
+
+@dataclass
+class _Removal:
+    seqs: list[int]
 
 
 class Outbox:
@@ -73,10 +94,13 @@ class Outbox:
         self.commits = 0
         self._lock = threading.Lock()  # the connection and the held rows
         self._db: sqlite3.Connection | None = None
+        self._generation = 0  # a new file (a broken one moved aside) means a new reader
+        self._read_lock = threading.Lock()
+        self._reader: tuple[int, sqlite3.Connection] | None = None
         self._held: list[Row] = []
         self._max_seq = 0
         self._last_attempt = 0.0
-        self._requests: queue.SimpleQueue[_Request | None] = queue.SimpleQueue()
+        self._requests: queue.SimpleQueue[_Request | _Removal | None] = queue.SimpleQueue()
         with self._lock:
             self._try_open()
         self._writer = threading.Thread(target=self._write_loop, name="outbox-writer", daemon=True)
@@ -107,49 +131,50 @@ class Outbox:
             raise request.error
         return request.inserted
 
+    def submit(self, reading_id: str, topic: str, payload: bytes,
+               stored: Stored | None = None) -> None:
+        """Store a reading without waiting for the disk; ``stored`` is called once it is
+        durable (or why it is not). Waits only when the disk has fallen far behind."""
+        request = _Request([(reading_id, topic, payload)], stored=stored)
+        self._requests.put(request)
+        if self._requests.qsize() > MAX_SUBMITTED:
+            request.done.wait()
+
+    def flush(self) -> None:
+        """Wait until every row submitted so far is committed (or held in memory)."""
+        request = _Request([])
+        self._requests.put(request)
+        request.done.wait()
+
     def after(self, seq: int, limit: int) -> list[Pending]:
-        with self._lock:
-            if self._db is None:
+        """Waiting rows after ``seq``, oldest first (never one still being committed)."""
+        with self._read_lock:
+            reader = self._read_connection()
+            if reader is None:
                 return []
             try:
-                rows = self._db.execute(
+                rows = reader.execute(
                     "SELECT seq, topic, payload FROM outbox WHERE seq > ? ORDER BY seq LIMIT ?",
                     (seq, limit),
                 ).fetchall()
             except sqlite3.Error as exc:
-                self._failed("cannot read waiting readings", exc)
+                log.error("outbox %s: cannot read waiting readings: %s", self.path, exc)
+                self._close_reader()
                 return []
         if rows:
             self._max_seq = max(self._max_seq, rows[-1][0])
         return [Pending(s, t, bytes(p)) for s, t, p in rows]
 
     def remove(self, seqs: Iterable[int]) -> None:
-        """Delete acknowledged rows. If that fails they stay and are sent again after a
-        restart, which the ingest's exactly-once filing absorbs; so it only logs."""
-        rows = [(s,) for s in seqs]
-        with self._lock:
-            if self._db is None:
-                return
-            # One transaction for the whole batch, and without its own fsync: in autocommit
-            # each DELETE was a commit and an fsync, which capped the gateway near 800
-            # readings/s (bench/gateway_throughput.py). A delete lost in a power cut only
-            # means the reading is sent again, which the ingest files once; the next insert's
-            # commit (synchronous=FULL) syncs the log with these deletes in it anyway.
-            try:
-                self._db.execute("PRAGMA synchronous=NORMAL")
-                try:
-                    self._db.execute("BEGIN IMMEDIATE")
-                    try:
-                        self._db.executemany("DELETE FROM outbox WHERE seq = ?", rows)
-                        self._db.execute("COMMIT")
-                    except sqlite3.Error:
-                        with contextlib.suppress(sqlite3.Error):
-                            self._db.execute("ROLLBACK")
-                        raise
-                finally:
-                    self._db.execute("PRAGMA synchronous=FULL")
-            except sqlite3.Error as exc:
-                log.error("outbox %s: cannot remove sent readings: %s", self.path, exc)
+        """Delete acknowledged rows, in the writer's next transaction (this does not wait).
+
+        The delete is not synced on its own: a delete lost in a crash or power cut only
+        means the reading is sent again, which the ingest files once. A separate delete
+        transaction per PUBACK batch, with its own commit, capped the gateway near 800
+        readings/s (bench/gateway_throughput.py)."""
+        seqs = list(seqs)
+        if seqs:
+            self._requests.put(_Removal(seqs))
 
     def depth(self) -> int:
         with self._lock:
@@ -175,6 +200,8 @@ class Outbox:
                 with contextlib.suppress(sqlite3.Error):
                     self._db.close()
                 self._db = None
+        with self._read_lock:
+            self._close_reader()
         if self._held:
             log.error(
                 "outbox %s: %d reading(s) held in memory were never written: %s",
@@ -205,15 +232,25 @@ class Outbox:
                     self._requests.put(None)  # close() after this batch
                     break
                 batch.append(more)
+            puts = [r for r in batch if isinstance(r, _Request)]
+            removed = [s for r in batch if isinstance(r, _Removal) for s in r.seqs]
             with self._lock:
-                self._commit(batch)
-            for request in batch:
+                if puts:
+                    self._commit(puts, removed)
+                elif removed:
+                    self._delete(removed)
+            for request in puts:
                 request.done.set()
+                if request.stored is not None:
+                    try:
+                        request.stored(request.error, request.inserted)
+                    except Exception:  # the writer must outlive a failing callback
+                        log.exception("outbox %s: a stored-callback failed", self.path)
 
-    def _commit(self, batch: list[_Request]) -> None:
+    def _commit(self, batch: list[_Request], removed: list[int]) -> None:
         if self._recover():
             try:
-                self._insert([r.rows for r in batch], batch)
+                self._insert([r.rows for r in batch], batch, removed)
                 return
             except sqlite3.Error as exc:
                 self._failed("cannot store reading", exc)
@@ -232,10 +269,37 @@ class Outbox:
                 f"({len(self._held)} waiting) until the outbox can be written"
             )
 
-    def _insert(self, groups: list[list[Row]], batch: list[_Request] | None = None) -> None:
+    def _delete(self, seqs: list[int]) -> None:
+        """Only deletes to write: a transaction without a sync of its own (see ``remove``)."""
+        if self._db is None or self.error:
+            return  # they are sent again after a restart; the ingest files them once
+        try:
+            self._db.execute("PRAGMA synchronous=NORMAL")
+            try:
+                self._db.execute("BEGIN IMMEDIATE")
+                try:
+                    self._db.executemany("DELETE FROM outbox WHERE seq = ?", [(s,) for s in seqs])
+                    self._db.execute("COMMIT")
+                except sqlite3.Error:
+                    with contextlib.suppress(sqlite3.Error):
+                        self._db.execute("ROLLBACK")
+                    raise
+            finally:
+                self._db.execute("PRAGMA synchronous=FULL")
+        except sqlite3.Error as exc:
+            log.error("outbox %s: cannot remove sent readings: %s", self.path, exc)
+
+    def _insert(
+        self,
+        groups: list[list[Row]],
+        batch: list[_Request] | None = None,
+        removed: list[int] | None = None,
+    ) -> None:
         assert self._db is not None
         self._db.execute("BEGIN IMMEDIATE")
         try:
+            if removed:
+                self._db.executemany("DELETE FROM outbox WHERE seq = ?", [(s,) for s in removed])
             for index, rows in enumerate(groups):
                 before = self._db.total_changes
                 self._db.executemany(
@@ -283,6 +347,7 @@ class Outbox:
             self._set_error(f"cannot create directory {self.path.parent}: {exc.strerror or exc}")
             return False
         salvaged: list[Row] = []
+        self._generation += 1
         try:
             self._db = self._connect()
         except sqlite3.DatabaseError as exc:
@@ -332,6 +397,29 @@ class Outbox:
             db.close()
             raise
         return db
+
+    def _read_connection(self) -> sqlite3.Connection | None:
+        """The publisher's own connection (``_read_lock`` held), reopened for a new file."""
+        generation = self._generation
+        if self._db is None:
+            return None
+        if self._reader is not None and self._reader[0] != generation:
+            self._close_reader()
+        if self._reader is None:
+            try:
+                reader = sqlite3.connect(self.path, check_same_thread=False,
+                                         isolation_level=None)
+            except sqlite3.Error as exc:
+                log.error("outbox %s: cannot open for reading: %s", self.path, exc)
+                return None
+            self._reader = (generation, reader)
+        return self._reader[1]
+
+    def _close_reader(self) -> None:
+        if self._reader is not None:
+            with contextlib.suppress(sqlite3.Error):
+                self._reader[1].close()
+            self._reader = None
 
     def _quarantine(self, exc: sqlite3.Error) -> list[Row]:
         """Move a broken file aside (keeping it for inspection); return the rows it still had."""

@@ -1,11 +1,14 @@
 """MQTT publishing from the outbox, at QoS 1, with retained status topics and a last will.
 
-One drain thread moves rows from the outbox to paho, at most ``window`` unacknowledged at a
-time (a window of about 100 measured best on this machine, see the benchmark issue), and
-deletes a row only when the broker's PUBACK for it has arrived. paho re-sends its own
-unacknowledged messages after a reconnect; after a restart of the gateway every row still
-in the outbox is sent again, oldest first. The ingest files each reading id once, so a
-message sent twice is never charted twice.
+One drain thread moves rows from the outbox to paho, up to ``queue_ahead`` unacknowledged
+rows, and deletes a row only when the broker's PUBACK for it has arrived. paho keeps at most
+``window`` of them in flight at the broker (about 100 measured best on this machine, see the
+benchmark issue; paho's own default is 20) and sends the next one from its network thread as
+each PUBACK comes in, so under load the drain wakes once per batch of PUBACKs, not once per
+reading (bench/gateway_throughput.py: each wake of a thread costs more than the work). paho
+re-sends its own unacknowledged messages after a reconnect; after a restart of the gateway
+every row still in the outbox is sent again, oldest first. The ingest files each reading id
+once, so a message sent twice is never charted twice.
 
 A PUBACK that refuses the message (MQTT 5 reason code 0x80 or above, e.g. "Not authorized"
 when the broker's ACL does not let this gateway publish there) deletes nothing: the row
@@ -49,6 +52,9 @@ log = logging.getLogger(__name__)
 DENIED_RETRY_S = 30.0
 NO_SUBSCRIBER_RETRY_S = 3.0
 NO_MATCHING_SUBSCRIBERS = 0x10
+ACK_BATCH = 50
+"""PUBACKs that wake the drain together (fewer when fewer are outstanding: an idle gateway
+deletes each acknowledged row at once)."""
 
 
 class Publisher:
@@ -60,11 +66,13 @@ class Publisher:
         *,
         will: tuple[str, bytes] | None = None,
         window: int = 100,
+        queue_ahead: int = 1000,
         on_state: Callable[[bool, str], None] | None = None,
     ) -> None:
         self.broker = broker
         self.outbox = outbox
         self.window = window
+        self.queue_ahead = max(queue_ahead, window)
         self.connected = False
         self.last_error = ""
         self.published = 0
@@ -87,6 +95,7 @@ class Publisher:
         self._wake = threading.Event()
         self._stop = threading.Event()
         self._client = make_client(broker, client_id)
+        self._client.max_inflight_messages_set(window)
         if will is not None:
             self._client.will_set(will[0], will[1], qos=1, retain=True)
         self._client.on_connect = self._on_connect
@@ -173,7 +182,8 @@ class Publisher:
     def _on_publish(self, client, userdata, mid, reason_code, properties) -> None:
         # Never take our own locks here: paho holds its message lock while calling this.
         self._acks.put((mid, getattr(reason_code, "value", 0)))
-        self._wake.set()
+        if self._acks.qsize() >= min(ACK_BATCH, len(self._inflight)):
+            self._wake.set()
 
     def _set_error(self, error: str) -> None:
         if error != self.last_error:
@@ -202,7 +212,7 @@ class Publisher:
                 self._stop.wait(1)
 
     def _send_more(self) -> None:
-        room = self.window - len(self._inflight)
+        room = self.queue_ahead - len(self._inflight)
         if room <= 0:
             return
         for row in self.outbox.after(self._last_seq, room):

@@ -148,10 +148,12 @@ def weight(index: int) -> Decimal:
 
 
 def feed(gateway: Gateway, device: DeviceConfig, indices: range) -> None:
-    """Measurements straight into the gateway, as a link would hand them over."""
+    """Measurements straight into the gateway, as a link would hand them over; returns
+    once they are in the outbox (committed, or held in memory when it cannot be written)."""
     for index in indices:
         w = weight(index)
         gateway.handle(device, Weight(weight=w, raw=f"W{w}".encode()))
+    gateway.outbox.flush()
 
 
 @dataclass

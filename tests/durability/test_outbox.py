@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import sqlite3
 import subprocess
 import threading
 
@@ -38,6 +39,34 @@ def test_concurrent_puts_share_commits_and_each_is_durable(tmp_path):
     assert reopened.depth() == 1600
     assert [p.seq for p in reopened.after(0, 3)] == [1, 2, 3]  # oldest first
     reopened.close()
+
+
+def test_submitted_rows_are_reported_once_committed_and_only_then_published(tmp_path):
+    path = tmp_path / "outbox.sqlite3"
+    outbox = Outbox(path)
+    stored: list[tuple[object, int, int]] = []
+
+    def on_stored(index: int):
+        def callback(error, inserted) -> None:
+            # By the time it is called, another connection sees the row: it is committed.
+            with sqlite3.connect(path) as check:
+                seen = check.execute("SELECT count(*) FROM outbox WHERE reading_id = ?",
+                                     (f"r{index}",)).fetchone()[0]
+            stored.append((error, inserted, seen))
+        return callback
+
+    for index in range(300):
+        outbox.submit(f"r{index}", "t", b"x" * 100, on_stored(index))
+    outbox.submit("r0", "t", b"again", on_stored(0))  # an id already waiting
+    outbox.flush()
+    assert stored[:300] == [(None, 1, 1)] * 300
+    assert stored[300] == (None, 0, 1)
+    assert outbox.commits < 300  # submitted together, committed together
+    assert [p.payload for p in outbox.after(0, 1)] == [b"x" * 100]
+    outbox.remove([p.seq for p in outbox.after(0, 1000)])
+    outbox.flush()  # removals go through the same writer
+    assert outbox.depth() == 0
+    outbox.close()
 
 
 def test_a_corrupt_outbox_is_moved_aside_and_the_gateway_keeps_working(
