@@ -24,6 +24,7 @@ from vitals.message import (
     DeviceInfo,
     LiveValues,
     MessageError,
+    Observation,
     Reading,
     encode_live,
     encode_reading,
@@ -50,7 +51,7 @@ class Counters:
 class DeviceState:
     state: str = "disconnected"
     last_error: str = ""
-    last_seen: str | None = None
+    last_seen: datetime | None = None
     extra: dict = field(default_factory=dict)
 
 
@@ -62,6 +63,7 @@ class Gateway:
         self.outbox = Outbox(config.state_dir / "outbox.sqlite3")
         self._zone = ZoneInfo(config.timezone) if config.timezone else None
         self._devices: dict[str, DeviceState] = {d.id: DeviceState() for d in config.devices}
+        self._topics: dict[str, str] = {}  # device id -> its reading topic
         self._lock = threading.Lock()
         self._status_lock = threading.RLock()
         self._weighings = {
@@ -127,11 +129,12 @@ class Gateway:
         self.counters.decoded += 1
         received = datetime.now(UTC)
         with self._lock:
-            self._devices[device.id].last_seen = format_time(received)
+            self._devices[device.id].last_seen = received
         # Nonin, Masimo and PLX devices flag a low battery with their values: show it on the
         # device's status (the clinic board), whatever becomes of the measurement.
         self.device_detail(device, low_battery="low_battery" in measurement.flags)
-        judged = verdict(measurement)
+        obs = observations(measurement, absent_reasons)
+        judged = verdict(measurement, obs)
         tracker = self._weighings.get(device.id)
         repeat = (
             isinstance(measurement, Weight)
@@ -147,13 +150,17 @@ class Gateway:
                 self.device_status(device, "connected", judged.reason)
             return
         try:
-            reading = self._reading(device, measurement, received, clock_offset_s, absent_reasons)
+            reading = self._reading(device, measurement, obs, received, clock_offset_s)
             payload = encode_reading(reading)
         except MessageError as exc:
             self.counters.rejected += 1
             log.error("device %s: measurement does not fit the contract: %s", device.id, exc)
             return
-        topic = topics.reading_topic(self.config.site, device.room, device.id)
+        topic = self._topics.get(device.id)
+        if topic is None:
+            topic = self._topics[device.id] = topics.reading_topic(
+                self.config.site, device.room, device.id
+            )
         # Not waiting for the disk: the link goes back to its device at once, and the
         # publisher sees the reading only once it is committed.
         self.outbox.submit(
@@ -195,11 +202,10 @@ class Gateway:
         self,
         device: DeviceConfig,
         measurement: Measurement,
+        obs: tuple[Observation, ...],
         received: datetime,
         clock_offset_s: float | None = None,
-        absent_reasons: dict[str, str] | None = None,
     ) -> Reading:
-        obs = observations(measurement, absent_reasons)
         device_time = getattr(measurement, "timestamp", None)
         if device_time is not None:
             zone = self._zone or datetime.now().astimezone().tzinfo
@@ -263,7 +269,7 @@ class Gateway:
             payload = {
                 "state": current.state,
                 "last_error": current.last_error,
-                "last_seen": current.last_seen,
+                "last_seen": current.last_seen and format_time(current.last_seen),
                 "protocol": device.protocol,
                 "transport": device.transport,
                 "port": device.port,

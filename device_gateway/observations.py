@@ -120,7 +120,7 @@ def _reason(reason: str | None) -> str:
     return reason if reason in ABSENT_REASONS else "unknown"
 
 
-def verdict(measurement: Measurement) -> Verdict:
+def verdict(measurement: Measurement, obs: tuple[Observation, ...] | None = None) -> Verdict:
     """Whether a measurement becomes a patient reading, or only a device event.
 
     Scales report zero, motion and overload as they happen; a chart wants only a stable
@@ -133,7 +133,8 @@ def verdict(measurement: Measurement) -> Verdict:
             "device reports " + ", ".join(sorted(blocking)),
             device_error=bool(blocking - {"motion", "searching"}),
         )
-    obs = observations(measurement)
+    if obs is None:
+        obs = observations(measurement)
     if all(o.value is None for o in obs):
         return Verdict(False, "no value")
     if isinstance(measurement, Weight) and (measurement.weight is None or measurement.weight <= 0):

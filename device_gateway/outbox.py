@@ -31,7 +31,7 @@ import sqlite3
 import threading
 import time
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -73,7 +73,7 @@ inserted, 0 for an id already waiting) or could not be (the error; held in memor
 @dataclass
 class _Request:
     rows: list[Row]
-    done: threading.Event = field(default_factory=threading.Event)
+    done: threading.Event | None = None  # for a caller that waits (not ``submit``)
     inserted: int = 0
     error: OutboxError | None = None
     stored: Stored | None = None
@@ -122,7 +122,7 @@ class Outbox:
 
     def put_many(self, rows: Iterable[Row]) -> int:
         """Store readings durably (one commit with whatever else is waiting)."""
-        request = _Request(list(rows))
+        request = _Request(list(rows), done=threading.Event())
         if not request.rows:
             return 0
         self._requests.put(request)
@@ -135,14 +135,13 @@ class Outbox:
                stored: Stored | None = None) -> None:
         """Store a reading without waiting for the disk; ``stored`` is called once it is
         durable (or why it is not). Waits only when the disk has fallen far behind."""
-        request = _Request([(reading_id, topic, payload)], stored=stored)
-        self._requests.put(request)
+        self._requests.put(_Request([(reading_id, topic, payload)], stored=stored))
         if self._requests.qsize() > MAX_SUBMITTED:
-            request.done.wait()
+            self.flush()
 
     def flush(self) -> None:
         """Wait until every row submitted so far is committed (or held in memory)."""
-        request = _Request([])
+        request = _Request([], done=threading.Event())
         self._requests.put(request)
         request.done.wait()
 
@@ -240,7 +239,8 @@ class Outbox:
                 elif removed:
                     self._delete(removed)
             for request in puts:
-                request.done.set()
+                if request.done is not None:
+                    request.done.set()
                 if request.stored is not None:
                     try:
                         request.stored(request.error, request.inserted)

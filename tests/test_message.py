@@ -54,7 +54,7 @@ def test_schema_is_shipped_and_names_every_field():
 @pytest.mark.parametrize(
     ("mutate", "message"),
     [
-        (lambda d: d.pop("id"), "data must contain"),
+        (lambda d: d.pop("id"), "schema: id: required field is missing"),
         (lambda d: d.update(schema=2), "schema"),
         (lambda d: d["observations"][0].update(unit="cm"), "not a unit of weight"),
         (lambda d: d["observations"][0].update(loinc="8302-2"), "weight is LOINC 29463-7"),
@@ -123,3 +123,4 @@ def test_topic_segments_are_checked(bad):
 def test_bad_topics_are_refused(topic):
     with pytest.raises(topics.TopicError):
         topics.parse_topic(topic)
+
