@@ -153,7 +153,7 @@ def feed(gateway: Gateway, device: DeviceConfig, indices: range) -> None:
     for index in indices:
         w = weight(index)
         gateway.handle(device, Weight(weight=w, raw=f"W{w}".encode()))
-    gateway.outbox.flush()
+    gateway.flush()
 
 
 @dataclass
