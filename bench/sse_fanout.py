@@ -51,7 +51,9 @@ def run(quick: bool = False, clients: int | None = None) -> list[Result]:
     readings = 20 if quick else 60
     url = bench_database("roomvitals_bench_sse")
     encounters = seed_clinic(url, rooms=1)
-    web = Web(url, workers=2, threads=max(32, clients // 2 + 16)).start()
+    # gunicorn does not spread connections evenly over its workers: either one may end up
+    # holding every stream, so each has a thread for every client (and some to spare).
+    web = Web(url, workers=2, threads=clients + 16).start()
     engine = make_engine(url)
     try:
         cookie = web.login()
