@@ -62,7 +62,7 @@ def decode_cost() -> float:
 
 def run(quick: bool = False, rooms: int | None = None) -> list[Result]:
     rooms = rooms or 50
-    seconds = 10 if quick else 30
+    seconds = 5 if quick else 30
     work = Path(tempfile.mkdtemp(prefix="bench-load-"))
     devices, entries = [], []
     for room in range(rooms):
@@ -85,7 +85,7 @@ def run(quick: bool = False, rooms: int | None = None) -> list[Result]:
         try:
             say(f"gateway load: {len(devices)} devices, warming up")
             wait_for(lambda: counter.count > len(devices), 60, "the gateway to report")
-            time.sleep(5)
+            time.sleep(2 if quick else 5)
             cpu0, frames0, wall0 = cpu_seconds(gateway.pid), frames_sent(devices), time.monotonic()
             say(f"gateway load: measuring {seconds} s")
             time.sleep(seconds)

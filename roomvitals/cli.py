@@ -255,7 +255,8 @@ def build_parser() -> argparse.ArgumentParser:
         "--threads",
         type=int,
         default=32,
-        help="threads per worker; each open briefing stream holds one (32)",
+        help="threads per worker; each open briefing stream holds one, and one worker may get "
+        "every stream: more than the room tablets (32)",
     )
     web.add_argument("--certfile", default=None, help="TLS certificate (PEM) to serve HTTPS")
     web.add_argument("--keyfile", default=None, help="TLS private key (PEM)")
