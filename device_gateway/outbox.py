@@ -250,7 +250,7 @@ class Outbox:
     def _commit(self, batch: list[_Request], removed: list[int]) -> None:
         if self._recover():
             try:
-                self._insert([r.rows for r in batch], batch, removed)
+                self._write([r.rows for r in batch], batch, removed)
                 return
             except sqlite3.Error as exc:
                 self._failed("cannot store reading", exc)
@@ -276,25 +276,19 @@ class Outbox:
         try:
             self._db.execute("PRAGMA synchronous=NORMAL")
             try:
-                self._db.execute("BEGIN IMMEDIATE")
-                try:
-                    self._db.executemany("DELETE FROM outbox WHERE seq = ?", [(s,) for s in seqs])
-                    self._db.execute("COMMIT")
-                except sqlite3.Error:
-                    with contextlib.suppress(sqlite3.Error):
-                        self._db.execute("ROLLBACK")
-                    raise
+                self._write([], removed=seqs)
             finally:
                 self._db.execute("PRAGMA synchronous=FULL")
         except sqlite3.Error as exc:
             log.error("outbox %s: cannot remove sent readings: %s", self.path, exc)
 
-    def _insert(
+    def _write(
         self,
         groups: list[list[Row]],
         batch: list[_Request] | None = None,
         removed: list[int] | None = None,
     ) -> None:
+        """One transaction: delete the acknowledged ``removed`` rows, insert ``groups``."""
         assert self._db is not None
         self._db.execute("BEGIN IMMEDIATE")
         try:
@@ -328,7 +322,7 @@ class Outbox:
             return False
         if self._held:
             try:
-                self._insert([self._held])
+                self._write([self._held])
             except sqlite3.Error as exc:
                 self._failed("cannot store held readings", exc)
                 return False
@@ -362,7 +356,7 @@ class Outbox:
                 return False
         if salvaged:
             try:
-                self._insert([salvaged])
+                self._write([salvaged])
             except sqlite3.Error as exc:
                 self._held[:0] = salvaged  # they go first once the disk works
                 self._failed("cannot store salvaged readings", exc)
