@@ -29,3 +29,29 @@ def test_run_all_quick_writes_a_ratio_with_its_baseline(tmp_path, mosquitto):
     assert set(result) >= {"value", "baseline", "ratio", "goal", "unit"}
     assert result["baseline"] > 0 and math.isfinite(result["ratio"]) and result["ratio"] > 0
     assert "ratio" in done.stdout and "baseline" in done.stdout
+
+
+@pytest.mark.timeout(60)
+def test_the_ingest_load_generator_speaks_mqtt_the_broker_accepts(mosquitto):
+    """``PacketPublisher`` builds its packets by hand: a paho subscriber must receive every
+    message intact, in order, with topics and payloads of several length classes."""
+    sys.path.insert(0, str(ROOT))
+    from bench.common import Counter, PacketPublisher, wait_for
+
+    counter = Counter(mosquitto.port, "bench/packets/#", "test-packets-sub")
+    received: list[tuple[str, bytes]] = []
+    counter.client.on_message = lambda c, u, m: received.append((m.topic, m.payload))
+    # Lengths either side of the 1- and 2-byte "remaining length" boundaries (127, 16383).
+    messages = [(f"bench/packets/{n}", bytes([n % 251]) * size)
+                for n, size in enumerate([0, 1, 100, 110, 127, 128, 16_370, 16_384, 70_000])]
+    messages += [(f"bench/packets/many/{n}", str(n).encode()) for n in range(3000)]
+    publisher = PacketPublisher(mosquitto.port, "test-packets-pub")
+    try:
+        publisher.publish(publisher.prepare(messages))
+        publisher.wait_acked(timeout=30)
+        wait_for(lambda: len(received) >= len(messages), 30, "the messages")
+    finally:
+        publisher.close()
+        counter.close()
+    assert publisher.acked == len(messages)
+    assert received == messages
