@@ -7,8 +7,13 @@ short-lived session, so:
 - it works with any number of web processes and ingest workers (no in-process bus: the
   change may have been committed by another process, or by the ingest);
 - one watcher thread per process reads the revisions of all the encounters its open streams
-  show, in one query every ``WATCH_TICK_S``, and wakes the streams when one changed, so a
-  change reaches every tablet within a tick and many tablets cost no more queries than one;
+  show, in one query, and wakes the streams when one changed, so many tablets cost no more
+  queries than one. On PostgreSQL it reads when the database says something changed: a
+  trigger on ``encounters`` (migration 0005) sends ``NOTIFY roomvitals_encounters`` with
+  every committed update, which the watcher LISTENs for on a connection of its own, and it
+  reads every ``WATCH_FALLBACK_S`` besides, in case a notification cannot arrive (a pooling
+  proxy in transaction mode drops LISTEN). On SQLite, which has no notifications, it reads
+  every ``WATCH_TICK_S``;
 - no database connection is held while the stream is idle (the session is closed between
   polls and its connection goes back to the pool);
 - a stream ends by itself after ``lifetime`` seconds (the browser's EventSource reconnects
@@ -20,13 +25,14 @@ The events carry no patient data: only the revision number.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import threading
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
-from sqlalchemy import select
+from sqlalchemy import Connection, Engine, Select, select, text
 from sqlalchemy.orm import Session, sessionmaker
 
 from dashboard.models import Encounter
@@ -41,7 +47,14 @@ class EncounterState:
 
 
 WATCH_TICK_S = 0.02
-"""How often a process's watcher reads the revisions of the encounters its streams show."""
+"""How often a process's watcher reads the revisions of the encounters its streams show,
+where the database cannot notify it (SQLite, or a PostgreSQL listener that failed)."""
+WATCH_FALLBACK_S = 1.0
+"""How often it reads them anyway while it listens for notifications (PostgreSQL)."""
+LISTEN_RETRY_S = 5.0
+"""After a listening connection failed, how long the watcher polls before opening another."""
+NOTIFY_CHANNEL = "roomvitals_encounters"
+"""The channel migration 0005's trigger notifies on every committed update of encounters."""
 WATCH_IDLE_S = 30.0
 """An encounter no stream has asked about for this long is no longer watched."""
 _any_change = threading.Condition()
@@ -52,62 +65,159 @@ _seen = threading.local()
 
 
 class _Watcher:
-    """One thread per process (per session factory) that reads, every ``WATCH_TICK_S``, the
-    revisions of every encounter an open stream shows, in one query, and wakes the streams
-    when one changed. Streams then answer from its cache: 200 tablets on one briefing cost
-    one small query per tick, not 200 a second, and see a change within a tick instead of
-    within their own poll interval (bench/sse_fanout.py measures it)."""
+    """One thread per process (per session factory) that reads the revisions of every
+    encounter an open stream shows, in one query, when PostgreSQL notifies a change (else
+    every ``WATCH_TICK_S``), and wakes the streams when one changed. Streams then answer from
+    its cache: 200 tablets on one briefing cost one small query per change, not 200 a second,
+    and see a change at once instead of within their own poll interval (bench/sse_fanout.py
+    and bench/latency.py measure it)."""
 
     def __init__(self, sessions: sessionmaker[Session]) -> None:
         self.sessions = sessions
         self._states: dict[int, EncounterState | None] = {}
         self._asked: dict[int, float] = {}
         self._thread: threading.Thread | None = None
+        self._thread_lock = threading.Lock()
+        self.listener: _Listener | None = None
+        """The PostgreSQL connection it listens on, while it has one."""
 
     def state(self, encounter_id: int) -> EncounterState | None:
         self._asked[encounter_id] = time.monotonic()
         if encounter_id not in self._states:
-            self._states[encounter_id] = self._read([encounter_id]).get(encounter_id)
-            self._ensure_thread()
+            state = self._read([encounter_id]).get(encounter_id)
+            # The watcher may have read it meanwhile, later than this thread did.
+            self._states.setdefault(encounter_id, state)
+        self._ensure_thread()
         return self._states.get(encounter_id)
 
     def _ensure_thread(self) -> None:
-        if self._thread is None or not self._thread.is_alive():
-            self._thread = threading.Thread(target=self._run, name="sse-watcher", daemon=True)
-            self._thread.start()
+        with self._thread_lock:  # streams open together: one thread, not one each
+            if self._thread is None:
+                self._thread = threading.Thread(
+                    target=self._run, name="sse-watcher", daemon=True
+                )
+                self._thread.start()
 
     def _read(self, ids: list[int]) -> dict[int, EncounterState | None]:
         with self.sessions() as db:
-            rows = db.execute(
-                select(Encounter.id, Encounter.revision, Encounter.ended_at).where(
-                    Encounter.id.in_(ids)
-                )
-            ).all()
-        found: dict[int, EncounterState | None] = dict.fromkeys(ids)
-        for row in rows:
-            found[row.id] = EncounterState(revision=row.revision, ended=row.ended_at is not None)
-        return found
+            return _revisions(db.execute(_revisions_query(ids)).all(), ids)
 
     def _run(self) -> None:
-        while True:
-            time.sleep(WATCH_TICK_S)
-            now = time.monotonic()
-            for encounter_id, asked in list(self._asked.items()):
-                if now - asked > WATCH_IDLE_S:
-                    self._asked.pop(encounter_id, None)
-                    self._states.pop(encounter_id, None)
-            ids = sorted(self._asked)
-            if not ids:
-                return  # started again by the next stream
-            try:
-                fresh = self._read(ids)
-            except Exception:  # the database is away: the streams keep their last state
-                log.warning("SSE watcher cannot read encounter revisions", exc_info=True)
-                time.sleep(1)
-                continue
-            if any(self._states.get(i) != state for i, state in fresh.items()):
-                self._states.update(fresh)
-                _notify_all()
+        listener: _Listener | None = None
+        listen_after = 0.0
+        try:
+            while True:
+                just_opened = False
+                if listener is None and time.monotonic() >= listen_after:
+                    listener = self.listener = _Listener.open(self.sessions)
+                    listen_after = time.monotonic() + LISTEN_RETRY_S
+                    just_opened = listener is not None
+                try:
+                    if just_opened:
+                        pass  # read at once: a change may have come before it listened
+                    elif listener is not None:
+                        listener.wait(WATCH_FALLBACK_S)
+                    else:
+                        time.sleep(WATCH_TICK_S)
+                    ids = self._still_asked()
+                    if not ids:
+                        with self._thread_lock:
+                            if not self._asked:  # else a stream came just now: go on
+                                return  # started again by the next stream
+                        continue
+                    fresh = listener.read(ids) if listener is not None else self._read(ids)
+                except Exception:  # the database is away: the streams keep their last state
+                    log.warning("SSE watcher cannot read encounter revisions", exc_info=True)
+                    if listener is not None:
+                        listener.close()
+                        listener = self.listener = None  # poll until the next try to listen
+                    time.sleep(1)
+                    continue
+                if any(self._states.get(i) != state for i, state in fresh.items()):
+                    self._states.update(fresh)
+                    _notify_all()
+        finally:
+            with self._thread_lock:
+                if self._thread is threading.current_thread():
+                    self._thread = None
+                    self.listener = None
+            if listener is not None:
+                listener.close()
+
+    def _still_asked(self) -> list[int]:
+        """The encounters a stream asked about lately (the others are forgotten)."""
+        now = time.monotonic()
+        for encounter_id, asked in list(self._asked.items()):
+            if now - asked > WATCH_IDLE_S:
+                self._asked.pop(encounter_id, None)
+                self._states.pop(encounter_id, None)
+        return sorted(self._asked)
+
+
+def _revisions_query(ids: list[int]) -> Select:
+    return select(Encounter.id, Encounter.revision, Encounter.ended_at).where(
+        Encounter.id.in_(ids)
+    )
+
+
+def _revisions(rows, ids: list[int]) -> dict[int, EncounterState | None]:
+    found: dict[int, EncounterState | None] = dict.fromkeys(ids)
+    for row in rows:
+        found[row.id] = EncounterState(revision=row.revision, ended=row.ended_at is not None)
+    return found
+
+
+class _Listener:
+    """PostgreSQL: two connections of the watcher's own, one LISTENing on ``NOTIFY_CHANNEL``
+    and nothing else (its socket carries only notifications, so waiting on it cannot
+    overlook one that came in with a query's reply), one reading the revisions (autocommit:
+    each read sees every commit notified before it). Both are taken out of the pool for
+    good: they hold no pool slot and are not pinged on checkout."""
+
+    def __init__(self, listening: Connection, reading: Connection) -> None:
+        self.listening = listening
+        self.reading = reading
+
+    @classmethod
+    def open(cls, sessions: sessionmaker[Session]) -> _Listener | None:
+        engine = sessions.kw.get("bind")
+        if not isinstance(engine, Engine) or engine.dialect.name != "postgresql":
+            return None
+        opened: list[Connection] = []
+        try:
+            for _ in range(2):
+                connection = engine.connect().execution_options(isolation_level="AUTOCOMMIT")
+                connection.detach()
+                opened.append(connection)
+            opened[0].execute(text(f"LISTEN {NOTIFY_CHANNEL}"))
+        except Exception:
+            log.warning("SSE watcher cannot listen for changes; polling", exc_info=True)
+            for connection in opened:
+                with contextlib.suppress(Exception):
+                    connection.close()
+            return None
+        return cls(*opened)
+
+    @property
+    def backend_pid(self) -> int:
+        """The listening connection's server process."""
+        return self.listening.connection.dbapi_connection.info.backend_pid
+
+    def wait(self, timeout: float) -> bool:
+        """Until a notification arrives (True) or ``timeout`` passes (False)."""
+        notified = False
+        driver = self.listening.connection.dbapi_connection
+        for _ in driver.notifies(timeout=timeout, stop_after=1):
+            notified = True
+        return notified
+
+    def read(self, ids: list[int]) -> dict[int, EncounterState | None]:
+        return _revisions(self.reading.execute(_revisions_query(ids)).all(), ids)
+
+    def close(self) -> None:
+        for connection in (self.listening, self.reading):
+            with contextlib.suppress(Exception):
+                connection.close()
 
 
 def _notify_all() -> None:

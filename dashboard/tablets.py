@@ -428,8 +428,12 @@ class _TabletWatch:
         self.encounter_id = encounter_id
         self.unlocked = unlocked
         self.idle_minutes = idle_minutes
+        self._watched = events.EncounterRevisions(sessions)
 
     def __call__(self) -> events.EncounterState | None:
+        # Asked of the process's watcher too, so that a change of this encounter wakes the
+        # stream at once rather than at its next poll.
+        self._watched(self.encounter_id)
         with self.sessions() as db:
             tablet = db.get(Tablet, self.tablet_id)
             encounter = db.get(Encounter, self.encounter_id)

@@ -1,0 +1,176 @@
+"""How a web process learns that an encounter changed (dashboard/events.py).
+
+On PostgreSQL, migration 0005's trigger sends NOTIFY on every committed update of
+``encounters`` and each process's watcher LISTENs on a connection of its own; on SQLite the
+watcher polls. Both on the real databases: a change committed by another connection (as the
+ingest or another web process would) must reach the watcher.
+"""
+
+from __future__ import annotations
+
+import time
+from datetime import UTC, date, datetime
+
+import pytest
+from alembic import command
+from sqlalchemy import text, update
+from sqlalchemy.orm import Session, sessionmaker
+
+from dashboard import events
+from dashboard.db import alembic_config, make_engine, upgrade
+from dashboard.models import Encounter, Patient, Room
+
+
+def _encounter(engine) -> int:
+    now = datetime.now(UTC)
+    with Session(engine) as db, db.begin():
+        room = Room(site="live", name="room-1")
+        patient = Patient(mrn="LIVE-1", family_name="Live", given_name="Test",
+                          date_of_birth=date(1980, 1, 1), sex="F", allergies=[], created_at=now)
+        db.add_all([room, patient])
+        db.flush()
+        encounter = Encounter(site="live", patient_id=patient.id, room_id=room.id,
+                              status="rooming", status_changed_at=now,
+                              identity_confirmed_at=now, started_at=now, revision=0)
+        db.add(encounter)
+        db.flush()
+        return encounter.id
+
+
+def _bump(engine, encounter_id: int) -> None:
+    with Session(engine) as db, db.begin():
+        db.execute(update(Encounter).where(Encounter.id == encounter_id)
+                   .values(revision=Encounter.revision + 1))
+
+
+def _until(predicate, what: str, timeout: float = 30.0) -> None:
+    """Waits for a functional outcome; the timeout only keeps a broken build from hanging,
+    it is far longer than the fallback intervals these tests rule out."""
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"never saw {what}")
+        time.sleep(0.01)
+
+
+def _stop(watcher: events._Watcher, engine, encounter_id: int) -> None:
+    """Let the watcher's thread end: every stream gone quiet long ago, and a change to wake
+    it (it forgets encounters nobody asked about for ``WATCH_IDLE_S``)."""
+    thread = watcher._thread
+    assert thread is not None and thread.is_alive()
+    for encounter in watcher._asked:
+        watcher._asked[encounter] = float("-inf")
+    _bump(engine, encounter_id)
+    thread.join(timeout=30)
+    assert not thread.is_alive()
+    assert watcher._thread is None and watcher.listener is None
+
+
+@pytest.fixture
+def engine(database_url):
+    engine = make_engine(database_url)
+    yield engine
+    engine.dispose()
+
+
+@pytest.fixture
+def postgres(engine):
+    if engine.dialect.name != "postgresql":
+        pytest.skip("LISTEN/NOTIFY is PostgreSQL's")
+    return engine
+
+
+def test_the_trigger_notifies_a_listener_of_a_committed_change_and_only_then(postgres):
+    encounter_id = _encounter(postgres)
+    listener = events._Listener.open(sessionmaker(postgres))
+    assert listener is not None
+    try:
+        assert listener.wait(0.05) is False  # nothing changed yet
+        with Session(postgres) as db:
+            db.execute(update(Encounter).where(Encounter.id == encounter_id)
+                       .values(revision=5))
+            assert listener.wait(0.2) is False  # not before the commit
+            db.commit()
+        assert listener.wait(30) is True
+        assert listener.read([encounter_id, 999_999]) == {
+            encounter_id: events.EncounterState(revision=5, ended=False), 999_999: None}
+    finally:
+        listener.close()
+
+
+def test_no_listener_on_sqlite(engine):
+    if engine.dialect.name != "sqlite":
+        pytest.skip("the SQLite case")
+    assert events._Listener.open(sessionmaker(engine)) is None
+
+
+def test_the_watcher_wakes_on_the_notification_not_on_its_fallback_poll(postgres, monkeypatch):
+    monkeypatch.setattr(events, "WATCH_FALLBACK_S", 3600.0)
+    monkeypatch.setattr(events, "WATCH_TICK_S", 3600.0)
+    encounter_id = _encounter(postgres)
+    watcher = events._Watcher(sessionmaker(postgres))
+    assert watcher.state(encounter_id) == events.EncounterState(0, False)
+    _until(lambda: watcher.listener is not None, "the watcher listening")
+    _bump(postgres, encounter_id)
+    _until(lambda: watcher.state(encounter_id) == events.EncounterState(1, False),
+           "revision 1 through the notification")
+    _stop(watcher, postgres, encounter_id)
+
+
+def test_a_lost_listening_connection_falls_back_to_polling_and_listens_again(
+    postgres, monkeypatch
+):
+    monkeypatch.setattr(events, "WATCH_FALLBACK_S", 3600.0)
+    monkeypatch.setattr(events, "LISTEN_RETRY_S", 0.5)
+    encounter_id = _encounter(postgres)
+    watcher = events._Watcher(sessionmaker(postgres))
+    watcher.state(encounter_id)
+    _until(lambda: watcher.listener is not None, "the watcher listening")
+    first = watcher.listener.backend_pid
+    with postgres.connect() as conn:  # as a database restart or an idle-session killer would
+        conn.execute(text("SELECT pg_terminate_backend(:pid)"), {"pid": first})
+    _bump(postgres, encounter_id)
+    _until(lambda: watcher.state(encounter_id) == events.EncounterState(1, False),
+           "revision 1 after the listener was lost")
+    _until(lambda: watcher.listener is not None and watcher.listener.backend_pid != first,
+           "a new listening connection")
+    _bump(postgres, encounter_id)
+    _until(lambda: watcher.state(encounter_id) == events.EncounterState(2, False),
+           "revision 2 on the new listener")
+    _stop(watcher, postgres, encounter_id)
+
+
+def test_sqlite_watcher_polls_and_restarts_for_a_later_stream(engine):
+    if engine.dialect.name != "sqlite":
+        pytest.skip("the SQLite case")
+    encounter_id = _encounter(engine)
+    watcher = events._Watcher(sessionmaker(engine))
+    watcher.state(encounter_id)
+    _bump(engine, encounter_id)
+    _until(lambda: watcher.state(encounter_id) == events.EncounterState(1, False),
+           "revision 1 by polling")
+    assert watcher.listener is None
+    _stop(watcher, engine, encounter_id)
+    # A stream that comes after the thread ended starts it again.
+    assert watcher.state(encounter_id) == events.EncounterState(2, False)
+    _bump(engine, encounter_id)
+    _until(lambda: watcher.state(encounter_id) == events.EncounterState(3, False),
+           "revision 3 from a new watcher thread")
+    _stop(watcher, engine, encounter_id)
+
+
+def test_migration_0005_installs_and_removes_the_trigger(postgres, database_url):
+    def triggers() -> list[str]:
+        with postgres.connect() as conn:
+            return list(conn.scalars(text(
+                "SELECT tgname FROM pg_trigger WHERE tgrelid = 'encounters'::regclass "
+                "AND NOT tgisinternal")))
+
+    assert triggers() == ["encounters_notify_change"]
+    with postgres.begin() as conn:
+        config = alembic_config(database_url)
+        config.attributes["connection"] = conn
+        command.downgrade(config, "0004")
+    assert triggers() == []
+    upgrade(database_url)
+    assert triggers() == ["encounters_notify_change"]
