@@ -4,14 +4,17 @@ revocation, and a tablet principal refused on every other route. SQLite and Post
 from __future__ import annotations
 
 import hashlib
+import queue
 import re
+import threading
+import time
 from datetime import UTC, datetime, timedelta
 
 import pytest
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
-from dashboard import tablets
+from dashboard import events, tablets
 from dashboard.audit import Actor
 from dashboard.auth import TABLET_COOKIE, create_user
 from dashboard.models import Encounter, Patient, Tablet, User, UserPin
@@ -224,6 +227,32 @@ def test_the_encounter_ending_leaves_an_empty_room_screen(app):
     # The next patient in the room needs a PIN again.
     roomed(app, mrn="DEMO-1007")
     assert "enter your PIN" in tablet.get("/tablet/").get_data(as_text=True)
+
+
+@pytest.mark.timeout(120)
+def test_the_tablet_stream_wakes_on_a_change_not_at_its_next_poll(app):
+    """The stream's own poll is an hour here: the revision event can only come from the
+    process's watcher (a NOTIFY on PostgreSQL, its short poll on SQLite) waking it."""
+    app.config["SSE_POLL_SECONDS"] = 3600
+    tablet = paired_tablet(app)
+    encounter_id, _ = roomed(app)
+    with db(app) as session:
+        start = session.get(Encounter, encounter_id).revision
+    stream = tablet.get(f"/tablet/events?revision={start}")
+    chunks = iter(stream.response)
+    assert next(chunks).decode().startswith("retry:")
+    got: queue.SimpleQueue[bytes] = queue.SimpleQueue()
+    waiting = len(events._any_change._waiters)  # streams of other tests may wait too
+    reader = threading.Thread(target=lambda: got.put(next(chunks)), daemon=True)
+    reader.start()
+    # Only once the stream sleeps is the change made: else it would simply read it.
+    deadline = time.monotonic() + 60
+    while len(events._any_change._waiters) <= waiting and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert len(events._any_change._waiters) > waiting, "the stream never went to sleep"
+    file_bp(app, systolic="128", diastolic="82", pulse="70")
+    assert got.get(timeout=60).decode() == f"event: revision\ndata: {start + 1}\n\n"
+    stream.close()
 
 
 def test_a_tablet_never_reads_another_room(app):
