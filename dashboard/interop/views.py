@@ -66,9 +66,9 @@ def observation_search() -> Response:
                 (Patient.mrn == patient_arg) | (Patient.id == _int_or_none(patient_arg))
             )
         )
-        if patient is None:
-            abort(404, description="no such patient")
-        query = query.where(Encounter.patient_id == patient.id)
+        # An unknown patient is an empty result, as FHIR search has it, not a 404: the
+        # answer must not tell whether an MRN exists (patients are shared across sites).
+        query = query.where(Encounter.patient_id == (patient.id if patient else None))
     if not (patient_arg or encounter_arg):
         abort(400, description="give patient=<MRN or id> and/or encounter=<id>")
     entries = []

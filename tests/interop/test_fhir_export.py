@@ -3,15 +3,18 @@ the CLI, and pushing to a FHIR server (a transaction endpoint started by the tes
 
 import json
 import threading
+from datetime import UTC, date, datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
 from fhir.resources.R4B.bundle import Bundle
+from sqlalchemy.orm import Session
 
 from dashboard.interop.example import EXAMPLE_PATH, build_example_bundle
 from dashboard.interop.fhir import to_json
 from dashboard.interop.push import PushError, push_bundle
+from dashboard.models import Encounter, Patient, Room
 from roomvitals.cli import main as roomvitals
 from tests.dashboard.workflow_helpers import audit_events, file_bp, login, make_app, room
 
@@ -171,6 +174,24 @@ def test_fhir_endpoints_serve_accepted_vitals_audited(app, database_url, tmp_pat
     assert export.patient_id is not None
     search = client.get("/fhir/Observation?patient=DEMO-1006").get_json()
     assert search["type"] == "searchset" and search["total"] == 2
+    # No MRN is confirmed or denied: an unknown one, and one of a patient seen only at
+    # another site, give the same empty result.
+    elsewhere = Patient(mrn="OTHER-SITE-1", family_name="Else", given_name="Where",
+                        date_of_birth=date(1990, 2, 3), sex="M", allergies=[],
+                        created_at=datetime.now(UTC))
+    with Session(app.extensions["roomvitals.engine"]) as db, db.begin():
+        other_room = Room(site="another-site", name="exam-9")
+        db.add_all([elsewhere, other_room])
+        db.flush()
+        now = datetime.now(UTC)
+        db.add(Encounter(site="another-site", patient_id=elsewhere.id, room_id=other_room.id,
+                         status="done", status_changed_at=now, identity_confirmed_at=now,
+                         started_at=now, revision=1))
+    for mrn in ("NO-SUCH-MRN", "OTHER-SITE-1"):
+        response = client.get(f"/fhir/Observation?patient={mrn}")
+        assert response.status_code == 200
+        assert response.get_json() == {"resourceType": "Bundle", "type": "searchset",
+                                       "total": 0, "entry": []}
     assert client.get("/fhir/Observation").status_code == 400
     anonymous = app.test_client()
     assert anonymous.get(f"/fhir/Bundle/encounter/{encounter_id}").status_code == 401
