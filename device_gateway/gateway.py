@@ -18,7 +18,7 @@ from device_gateway.observations import DEVICE_KIND, observations, verdict
 from device_gateway.outbox import Outbox, OutboxError
 from device_gateway.publisher import Publisher
 from device_gateway.serial_profiles import profile
-from device_gateway.weighing import WeighingTracker
+from device_gateway.weighing import WeighingMemory
 from drivers.measurements import Measurement, Weight
 from vitals import topics
 from vitals.message import (
@@ -78,8 +78,9 @@ class Gateway:
         self._topics: dict[str, str] = {}  # device id -> its reading topic
         self._lock = threading.Lock()
         self._status_lock = threading.RLock()
+        weighings = WeighingMemory(config.state_dir / "weighings.json")
         self._weighings = {
-            d.id: WeighingTracker()
+            d.id: weighings.tracker(d.id)
             for d in config.devices
             if d.transport == "serial" and profile(d.protocol).repeats  # polled or continuous
         }
