@@ -104,8 +104,8 @@ def test_gateway_killed_and_restarted(secure_broker, pki, ingests, engine, tmp_p
                 "roomvitals_gateway_readings_queued_total", 0) > q)
 
     def step_off_and_kill() -> None:
-        # The platform empties first: a restarted gateway must not see the last patient
-        # still standing there (that would be a new weighing, see the report).
+        # The platform empties first, so that the next process starts between weighings
+        # (tests/gateway/test_weighing.py restarts one with the patient still standing).
         seen = metrics()["roomvitals_gateway_not_readings_total"]
         scale.set(weight=Decimal(0))
         wait_until(lambda: metrics().get("roomvitals_gateway_not_readings_total", 0) > seen)
