@@ -388,7 +388,8 @@ def manual(encounter_id: int) -> Any:
 @bp.post("/encounters/<int:encounter_id>/details")
 @roles_required(*CLINICAL)
 def details(encounter_id: int) -> Any:
-    """Reason for visit, the triage set in use, pregnancy status."""
+    """Reason for visit, the triage set in use, pregnancy status, and what NEWS2 needs
+    besides the vitals: consciousness (ACVPU), supplemental oxygen, the SpO2 scale."""
     found = _encounter(encounter_id)
     db = db_session()
     reason = request.form.get("reason_for_visit", "").strip()
@@ -398,11 +399,26 @@ def details(encounter_id: int) -> Any:
     code = request.form.get("question_set") or None
     if code and db.scalar(select(QuestionSet).where(QuestionSet.code == code)) is None:
         return _render_encounter(found, {"details.question_set": "Unknown question set."}, 422)
+    choices = {
+        "pregnant": {"": None, "yes": True, "no": False},
+        "consciousness": {"": None, **{letter: letter for letter in "ACVPU"}},
+        "on_oxygen": {"": None, "yes": True, "no": False},
+        "spo2_scale": {"": None, "1": 1, "2": 2},
+    }
+    chosen: dict[str, Any] = {}
+    for field, allowed in choices.items():
+        given = request.form.get(field, "")
+        if given not in allowed:
+            return _render_encounter(found, {f"details.{field}": "Choose one of the list."}, 422)
+        chosen[field] = allowed[given]
     found.question_set_code = code
-    found.pregnant = {"yes": True, "no": False}.get(request.form.get("pregnant", ""))
+    found.pregnant = chosen["pregnant"]
+    found.consciousness = chosen["consciousness"]
+    found.on_oxygen = chosen["on_oxygen"]
+    found.spo2_scale = chosen["spo2_scale"]
     found.revision += 1
     audit.append(db, actor(), "update", "encounter", found.id, patient_id=found.patient_id,
-                 detail={"fields": ["reason_for_visit", "question_set", "pregnant"]})
+                 detail={"fields": ["reason_for_visit", "question_set", *choices]})
     db.commit()
     return _back(found, "#triage")
 

@@ -260,7 +260,7 @@ def assemble(
     latest = _latest_values(readings)
     briefing.vitals = _vitals(latest, readings, age.years, age_months, units)
     briefing.derived = _derived(latest, readings, patient.sex, age.years, age_months, units)
-    briefing.news2 = _news2(latest, age.years, patient.sex, encounter.pregnant)
+    briefing.news2 = _news2(latest, age.years, patient.sex, encounter)
     briefing.trends = _trends(latest, history, units)
     briefing.tests = _tests(visions, hearings, lab_rows)
     briefing.pending = _pending(readings, latest, answers, qset, age.years, briefing)
@@ -573,16 +573,17 @@ _NEWS2_INPUTS = {
 
 
 def _news2(
-    latest: dict[str, _Value], age_years: int, sex: str, pregnant: bool | None
+    latest: dict[str, _Value], age_years: int, sex: str, encounter: Encounter
 ) -> News2Line | None:
     """NEWS2 for adults (16+) not known to be pregnant; None where it does not apply.
 
     An unknown pregnancy status counts as not pregnant for a male patient; otherwise NEWS2 is
-    shown with the caveat that pregnancy was not asked. Consciousness and supplemental oxygen
-    are not recorded in an exam room, so the score assumes Alert on room air and says so.
+    shown with the caveat that pregnancy was not asked. Consciousness (ACVPU), supplemental
+    oxygen and the SpO2 scale come from what the assistant recorded at rooming; what was not
+    recorded is assumed (alert, room air, scale 1) and the line says so.
     """
-    assume_pregnant = bool(pregnant)
-    if not clinical.news2_applicable(age_years, assume_pregnant):
+    pregnant = encounter.pregnant
+    if not clinical.news2_applicable(age_years, bool(pregnant)):
         return None
     missing = [label for key, label in _NEWS2_INPUTS.items() if key not in latest]
     implausible = [
@@ -592,21 +593,33 @@ def _news2(
     if missing or implausible:
         why = "needs " + ", ".join(missing) if missing else "implausible " + ", ".join(implausible)
         return News2Line(None, "", False, why)
+    assumed = []
+    if encounter.consciousness is None:
+        assumed.append("alert")
+    if encounter.on_oxygen is None:
+        assumed.append("on room air")
     try:
         score = clinical.news2(
             latest["resp_rate"].canonical,
             latest["spo2"].canonical,
             latest["systolic"].canonical,
             latest["pulse_rate"].canonical,
-            "A",
+            encounter.consciousness or "A",
             latest["temperature"].canonical,
+            on_oxygen=bool(encounter.on_oxygen),
+            spo2_scale=encounter.spo2_scale or 1,
         )
     except ValueError as exc:
         return News2Line(None, "", False, str(exc))
-    note = "assumes alert, on room air"
+    notes = []
+    if assumed:
+        notes.append("assumes " + ", ".join(assumed))
+    if encounter.spo2_scale == 2:
+        notes.append("SpO2 scale 2")
     if pregnant is None and sex != "M":
-        note += "; pregnancy not asked (NEWS2 does not apply in pregnancy)"
-    return News2Line(score.total, NEWS2_RISK[score.clinical_risk], score.red_score, note)
+        notes.append("pregnancy not asked (NEWS2 does not apply in pregnancy)")
+    return News2Line(score.total, NEWS2_RISK[score.clinical_risk], score.red_score,
+                     "; ".join(notes))
 
 
 # --------------------------------------------------------------------------------------------

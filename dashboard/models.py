@@ -14,6 +14,7 @@ from sqlalchemy import (
     Index,
     Integer,
     MetaData,
+    SmallInteger,
     String,
     Text,
     UniqueConstraint,
@@ -255,6 +256,13 @@ class Encounter(Base):
     question_set_code: Mapped[str | None] = mapped_column(String(64))
     pregnant: Mapped[bool | None] = mapped_column(Boolean)
     """As the assistant recorded it (NEWS2 does not apply in pregnancy); None: not asked."""
+    consciousness: Mapped[str | None] = mapped_column(String(1))
+    """ACVPU letter as assessed at rooming (NEWS2); None: not assessed."""
+    on_oxygen: Mapped[bool | None] = mapped_column(Boolean)
+    """On supplemental oxygen at rooming (NEWS2); None: not recorded."""
+    spo2_scale: Mapped[int | None] = mapped_column(SmallInteger)
+    """NEWS2 SpO2 scale 2 when a clinician set a target of 88-92 % (hypercapnic respiratory
+    failure); None or 1: scale 1."""
     identity_confirmed_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     started_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     ended_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))

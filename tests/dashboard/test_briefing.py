@@ -139,6 +139,44 @@ def test_adult_briefing_shows_patient_vitals_flags_and_news2(app, adult):
     assert "<svg" in page and "<script>" not in page  # charts are markup, scripts are files
 
 
+def test_news2_uses_the_consciousness_and_oxygen_the_assistant_recorded(app, adult):
+    client, token, encounter_id = adult
+    with db(app) as session:
+        encounter = session.get(Encounter, encounter_id)
+        details = {"reason_for_visit": encounter.reason_for_visit,
+                   "question_set": encounter.question_set_code or "", "pregnant": ""}
+
+    def news2(**recorded):
+        post(client, f"/assistant/encounters/{encounter_id}/details", token,
+             **details, **recorded)
+        with db(app) as session:
+            return briefing.assemble(session, encounter_id, units="metric").news2
+
+    # The adult's vitals score 6 on room air, alert (test above). Responds to voice: +3;
+    # any supplemental oxygen: +2 (RCP NEWS2 2017, Chart 1).
+    line = news2(consciousness="V", on_oxygen="yes")
+    assert line.total == 11 and line.risk == "High" and line.red_score
+    assert "assumes" not in line.note
+    # Scale 2 (target 88-92 %): SpO2 93 on oxygen scores 1 instead of scale 1's 2.
+    line = news2(consciousness="V", on_oxygen="yes", spo2_scale="2")
+    assert line.total == 10 and "SpO2 scale 2" in line.note
+    # Recorded as alert on room air: the same 6 as assumed, without the caveat.
+    line = news2(consciousness="A", on_oxygen="no")
+    assert line.total == 6 and "assumes" not in line.note
+    line = news2(consciousness="", on_oxygen="no")
+    assert line.note.startswith("assumes alert") and "room air" not in line.note
+    # Anything else is refused next to its field, and nothing is changed.
+    response = client.post(f"/assistant/encounters/{encounter_id}/details",
+                           data={"csrf_token": token, **details, "consciousness": "X"})
+    assert response.status_code == 422
+    page = response.get_data(as_text=True)
+    assert "Choose one of the list." in page
+    assert (page.index('name="consciousness"') < page.index("Choose one of the list.")
+            < page.index('name="on_oxygen"'))
+    with db(app) as session:
+        assert session.get(Encounter, encounter_id).consciousness is None
+
+
 def test_units_follow_the_clinic_preference(database_url):
     app = _make_app(database_url, UNITS="us")
     try:
