@@ -27,6 +27,7 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
+import segno
 from flask import (
     Blueprint,
     Response,
@@ -37,6 +38,7 @@ from flask import (
     request,
     url_for,
 )
+from markupsafe import Markup
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -573,8 +575,20 @@ def _admin_page(shown_code: str | None = None, shown_tablet: Tablet | None = Non
     return render_template(
         "tablet/admin.html", tablets=tablets, rooms=_site_rooms(db), physicians=physicians,
         pins=pins, shown_code=shown_code, shown_tablet=shown_tablet, errors=errors or {},
+        shown_qr=pairing_qr(shown_code) if shown_code else None,
         form=request.form, now=datetime.now(UTC), aware=_aware,
     ), status
+
+
+def pairing_qr(code: str) -> Markup:
+    """An inline SVG QR code of the pairing page's address with the code in its fragment,
+    for the tablet's camera. A fragment never leaves the browser (RFC 3986, section 3.5), so
+    the code reaches no server log or proxy; tablet.js copies it into the form."""
+    address = url_for("tablet.pair", _external=True) + "#code=" + code
+    svg = segno.make(address, error="m").svg_inline(
+        scale=5, border=4, title="Pairing address and code for the tablet's camera"
+    )
+    return Markup(svg)  # segno's own markup: the address is escaped inside it
 
 
 @admin_bp.get("/admin/tablets/")

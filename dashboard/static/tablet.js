@@ -5,6 +5,15 @@
 (function () {
   "use strict";
 
+  // The pairing page opened from the admin's QR code: the code rides in the fragment (never
+  // sent to a server); put it in the form and take it out of the address bar and history.
+  var codeField = document.getElementById("code");
+  var fromQr = /^#code=([A-Za-z0-9-]{1,64})$/.exec(window.location.hash);
+  if (codeField && fromQr) {
+    codeField.value = fromQr[1];
+    window.history.replaceState(null, "", window.location.pathname);
+  }
+
   var root = document.getElementById("tablet");
   if (!root) { return; }
 
