@@ -78,9 +78,9 @@ class Gateway:
         self._topics: dict[str, str] = {}  # device id -> its reading topic
         self._lock = threading.Lock()
         self._status_lock = threading.RLock()
-        weighings = WeighingMemory(config.state_dir / "weighings.json")
+        self._weighing_memory = WeighingMemory(config.state_dir / "weighings.json")
         self._weighings = {
-            d.id: weighings.tracker(d.id)
+            d.id: self._weighing_memory.tracker(d.id)
             for d in config.devices
             if d.transport == "serial" and profile(d.protocol).repeats  # polled or continuous
         }
@@ -133,6 +133,7 @@ class Gateway:
             link.stop()
         self._measurements.put(None)
         self._pipeline.join(timeout=10)
+        self._weighing_memory.flush()
         self.publisher.stop(final=(self.status_topic, json.dumps({"state": "offline"}).encode()))
         self.outbox.close()
 

@@ -65,18 +65,26 @@ class WeighingTracker:
 
 class WeighingMemory:
     """The current weighing of every polled scale, in one small JSON file
-    (``{device id: {"key": [...], "at": unix time}}``), rewritten whole on each change.
+    (``{device id: {"key": [...], "at": unix time}}``), rewritten whole after changes.
 
-    Not fsynced: it has to survive the gateway process (killed, restarted), and a machine
+    A thread of its own writes it, at most every ``WRITE_INTERVAL_S``: the readings thread
+    only updates a dict (a file rewrite per weighing cost the throughput benchmark most of
+    its speed). So a gateway killed within that interval of a weighing's start may chart it
+    once more on restart. Not fsynced: it has to survive the gateway process, and a machine
     that lost power has been away longer than a weighing lasts. A file that cannot be read
-    is set aside and forgotten; one that cannot be written is logged, and the gateway goes on
-    (the cost is a weighing charted twice, which the assistant can reject)."""
+    is forgotten; one that cannot be written is logged, and the gateway goes on (the cost is
+    a weighing charted twice, which the assistant can reject)."""
+
+    WRITE_INTERVAL_S = 0.2
 
     def __init__(self, path: Path, clock: Callable[[], float] = time.time) -> None:
         self.path = path
         self.clock = clock
-        self._lock = threading.Lock()
+        self._changed = threading.Condition()
+        self._dirty = False
+        self._writing = False
         self._entries: dict[str, dict] = self._load()
+        self._writer: threading.Thread | None = None
 
     def _load(self) -> dict[str, dict]:
         try:
@@ -106,15 +114,37 @@ class WeighingMemory:
         )
 
     def _store(self, device_id: str, key: Key | None) -> None:
-        with self._lock:
+        with self._changed:
             if key is None:
                 self._entries.pop(device_id, None)
             else:
                 self._entries[device_id] = {"key": list(key), "at": self.clock()}
-            text = json.dumps(self._entries, sort_keys=True)
+            self._dirty = True
+            if self._writer is None:
+                self._writer = threading.Thread(
+                    target=self._write_loop, name="weighing-memory", daemon=True
+                )
+                self._writer.start()
+            self._changed.notify_all()
+
+    def flush(self, timeout: float = 10.0) -> None:
+        """Wait until every change so far is in the file (or failed to get there)."""
+        with self._changed:
+            self._changed.wait_for(lambda: not self._dirty and not self._writing, timeout)
+
+    def _write_loop(self) -> None:
+        while True:
+            with self._changed:
+                self._changed.wait_for(lambda: self._dirty)
+                text = json.dumps(self._entries, sort_keys=True)
+                self._dirty, self._writing = False, True
             partial = self.path.with_name(self.path.name + ".partial")
             try:
                 partial.write_text(text)
                 os.replace(partial, self.path)
             except OSError as exc:
                 log.warning("cannot keep the weighing memory in %s: %s", self.path, exc)
+            with self._changed:
+                self._writing = False
+                self._changed.notify_all()
+            time.sleep(self.WRITE_INTERVAL_S)

@@ -124,3 +124,45 @@ def test_bad_topics_are_refused(topic):
     with pytest.raises(topics.TopicError):
         topics.parse_topic(topic)
 
+
+
+def test_reading_ids_are_random_version_4_uuids_unique_across_threads():
+    import threading
+    import uuid as uuid_module
+
+    from vitals.message import new_reading_id
+
+    made: list[list[uuid_module.UUID]] = [[] for _ in range(4)]
+
+    def make(into: list) -> None:
+        into.extend(new_reading_id() for _ in range(20_000))
+
+    threads = [threading.Thread(target=make, args=(into,)) for into in made]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    every = [i for into in made for i in into]
+    assert len(set(every)) == len(every) == 80_000
+    assert {(i.version, i.variant) for i in every} == {(4, uuid_module.RFC_4122)}
+
+
+def test_a_forked_process_never_repeats_the_parents_reading_ids():
+    """The ids come from a per-thread pool of random bytes: a child forked with a half-used
+    pool must draw its own, or it would hand out the very ids the parent hands out next."""
+    import multiprocessing
+
+    from vitals.message import new_reading_id
+
+    new_reading_id()  # the pool is filled and partly used
+    context = multiprocessing.get_context("fork")
+    with context.Pool(1) as pool:
+        child = pool.apply(_ids, (50,))
+    parent = _ids(50)
+    assert not set(child) & set(parent)
+
+
+def _ids(count: int) -> list[str]:
+    from vitals.message import new_reading_id
+
+    return [str(new_reading_id()) for _ in range(count)]

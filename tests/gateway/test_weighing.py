@@ -34,7 +34,9 @@ def test_a_weighing_is_new_once_until_the_platform_empties(tmp_path):
 
 def test_a_restarted_gateway_goes_on_with_the_weighing_it_was_in(tmp_path):
     path, clock = tmp_path / "w.json", Clock()
-    assert WeighingMemory(path, clock).tracker("scale-1").is_new(ON, True) is True
+    memory = WeighingMemory(path, clock)
+    assert memory.tracker("scale-1").is_new(ON, True) is True
+    memory.flush()
     # kill -9 here; the next process reads the file
     again = WeighingMemory(path, clock)
     assert again.tracker("scale-1").is_new(ON, True) is False
@@ -44,16 +46,20 @@ def test_a_restarted_gateway_goes_on_with_the_weighing_it_was_in(tmp_path):
 
 def test_an_emptied_platform_is_remembered_too(tmp_path):
     path = tmp_path / "w.json"
-    tracker = WeighingMemory(path).tracker("scale-1")
+    memory = WeighingMemory(path)
+    tracker = memory.tracker("scale-1")
     tracker.is_new(ON, True)
     tracker.is_new(EMPTY, False)
+    memory.flush()
     assert "scale-1" not in json.loads(path.read_text())
     assert WeighingMemory(path).tracker("scale-1").is_new(ON, True) is True
 
 
 def test_an_old_memory_is_forgotten(tmp_path):
     path, clock = tmp_path / "w.json", Clock()
-    WeighingMemory(path, clock).tracker("scale-1").is_new(ON, True)
+    memory = WeighingMemory(path, clock)
+    memory.tracker("scale-1").is_new(ON, True)
+    memory.flush()
     clock.now += MEMORY_MAX_AGE_S + 1
     assert WeighingMemory(path, clock).tracker("scale-1").is_new(ON, True) is True
 
@@ -62,14 +68,17 @@ def test_an_unreadable_or_unwritable_memory_never_stops_the_gateway(tmp_path, ca
     path = tmp_path / "w.json"
     path.write_text("{not json")
     with caplog.at_level(logging.WARNING):
-        tracker = WeighingMemory(path).tracker("scale-1")
+        memory = WeighingMemory(path)
     assert "unreadable" in caplog.text
-    assert tracker.is_new(ON, True) is True
+    assert memory.tracker("scale-1").is_new(ON, True) is True
+    memory.flush()
     assert json.loads(path.read_text())["scale-1"]["key"][0] == "90.3"  # rewritten whole
-    blocked = WeighingMemory(tmp_path / "missing-dir" / "w.json").tracker("scale-1")
+    nowhere = WeighingMemory(tmp_path / "missing-dir" / "w.json")
+    blocked = nowhere.tracker("scale-1")
     caplog.clear()
     with caplog.at_level(logging.WARNING):
         assert blocked.is_new(ON, True) is True
+        nowhere.flush()
         assert blocked.is_new(ON, True) is False  # still one reading per weighing
     assert "cannot keep the weighing memory" in caplog.text
 
@@ -96,3 +105,17 @@ def test_a_gateway_restarted_mid_weighing_does_not_chart_it_again(mosquitto, sca
         wait_until(lambda: len(readings(collector)) == 2)
     finally:
         collector.close()
+
+
+def test_many_changes_make_few_writes_and_the_file_ends_current(tmp_path):
+    """The readings thread never waits for the file: changes are coalesced by its writer."""
+    path = tmp_path / "w.json"
+    memory = WeighingMemory(path)
+    trackers = [memory.tracker(f"scale-{n}") for n in range(4)]
+    for step in range(500):
+        for number, tracker in enumerate(trackers):
+            tracker.is_new(Weight(Decimal(50 + number) + Decimal(step) / 10), True)
+    memory.flush()
+    saved = json.loads(path.read_text())
+    assert {k: v["key"][0] for k, v in saved.items()} == {
+        f"scale-{n}": str(Decimal(50 + n) + Decimal(499) / 10) for n in range(4)}
