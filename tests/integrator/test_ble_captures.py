@@ -18,6 +18,7 @@ import socket
 import subprocess
 import sys
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from decimal import Decimal
@@ -278,6 +279,9 @@ def test_the_record_command_records_a_simulator_process(tmp_path):
     try:
         wait_until(devices.exists, timeout=30)
         [device] = json.loads(devices.read_text())
+        # Its first measurement comes 1 s after it starts (simulators/ble/host.py); a recorder
+        # connecting before that would find nothing stored and be hung up on, empty-handed.
+        time.sleep(max(0.0, devices.stat().st_mtime + 1.5 - time.time()))
         out = tmp_path / "thermometer.jsonl"
         done = subprocess.run(
             [sys.executable, "-m", "roomvitals.cli", "record", "--ble", "--profile",
@@ -289,12 +293,12 @@ def test_the_record_command_records_a_simulator_process(tmp_path):
         simulator.wait(10)
     assert done.returncode == 0, done.stderr
     assert "patient IDs: none:" in done.stdout and "nothing stripped" in done.stdout
-    # The simulator measures every second: one or two wait by the time the recorder
-    # (a fresh Python process) has connected.
+    # The simulator measures every second: how many wait by the time the recorder (a fresh
+    # Python process) has connected depends on the machine; all of them must be recorded.
     found = re.search(r"\(the device hung up\); (\d+) measurements decoded", done.stdout)
     assert found, done.stdout
     measured = int(found.group(1))
-    assert measured in (1, 2)
+    assert measured >= 1
     header, records = read_capture(out)
     assert header.gatt["device_information"]["serial_number"] == device["serial"]
     assert [r.op for r in records if r.op != "read"] == ["indicate"] * measured
