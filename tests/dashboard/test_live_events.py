@@ -75,11 +75,16 @@ def engine(database_url):
 
 @pytest.fixture
 def postgres(engine):
-    if engine.dialect.name != "postgresql":
-        pytest.skip("LISTEN/NOTIFY is PostgreSQL's")
+    assert engine.dialect.name == "postgresql"
     return engine
 
 
+# Each case on the database it is about (the fixture runs every test on both by default).
+on_postgres = pytest.mark.parametrize("database_url", ["postgresql"], indirect=True)
+on_sqlite = pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+
+
+@on_postgres
 def test_the_trigger_notifies_a_listener_of_a_committed_change_and_only_then(postgres):
     encounter_id = _encounter(postgres)
     listener = events._Listener.open(sessionmaker(postgres))
@@ -98,12 +103,12 @@ def test_the_trigger_notifies_a_listener_of_a_committed_change_and_only_then(pos
         listener.close()
 
 
+@on_sqlite
 def test_no_listener_on_sqlite(engine):
-    if engine.dialect.name != "sqlite":
-        pytest.skip("the SQLite case")
     assert events._Listener.open(sessionmaker(engine)) is None
 
 
+@on_postgres
 def test_the_watcher_wakes_on_the_notification_not_on_its_fallback_poll(postgres, monkeypatch):
     monkeypatch.setattr(events, "WATCH_FALLBACK_S", 3600.0)
     monkeypatch.setattr(events, "WATCH_TICK_S", 3600.0)
@@ -117,6 +122,7 @@ def test_the_watcher_wakes_on_the_notification_not_on_its_fallback_poll(postgres
     _stop(watcher, postgres, encounter_id)
 
 
+@on_postgres
 def test_a_lost_listening_connection_falls_back_to_polling_and_listens_again(
     postgres, monkeypatch
 ):
@@ -140,9 +146,8 @@ def test_a_lost_listening_connection_falls_back_to_polling_and_listens_again(
     _stop(watcher, postgres, encounter_id)
 
 
+@on_sqlite
 def test_sqlite_watcher_polls_and_restarts_for_a_later_stream(engine):
-    if engine.dialect.name != "sqlite":
-        pytest.skip("the SQLite case")
     encounter_id = _encounter(engine)
     watcher = events._Watcher(sessionmaker(engine))
     watcher.state(encounter_id)
@@ -159,6 +164,7 @@ def test_sqlite_watcher_polls_and_restarts_for_a_later_stream(engine):
     _stop(watcher, engine, encounter_id)
 
 
+@on_postgres
 def test_migration_0005_installs_and_removes_the_trigger(postgres, database_url):
     def triggers() -> list[str]:
         with postgres.connect() as conn:
@@ -174,3 +180,22 @@ def test_migration_0005_installs_and_removes_the_trigger(postgres, database_url)
     assert triggers() == []
     upgrade(database_url)
     assert triggers() == ["encounters_notify_change"]
+
+
+def test_migrations_0005_and_0006_go_down_and_up(engine, database_url):
+    from sqlalchemy import inspect
+
+    def columns() -> set[str]:
+        return {c["name"] for c in inspect(engine).get_columns("encounters")}
+
+    added = {"consciousness", "on_oxygen", "spo2_scale"}
+    assert added <= columns()
+    with engine.begin() as conn:
+        config = alembic_config(database_url)
+        config.attributes["connection"] = conn
+        command.downgrade(config, "0004")
+    engine.dispose()  # SQLite's batch mode rebuilt the table: no cached reflection
+    assert not added & columns()
+    upgrade(database_url)
+    engine.dispose()
+    assert added <= columns()
