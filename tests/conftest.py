@@ -84,6 +84,16 @@ def database_url(request, tmp_path) -> Iterator[str]:
     admin.dispose()
 
 
+@pytest.fixture
+def engine(database_url):
+    """A SQLAlchemy engine on ``database_url`` (each database), disposed after the test."""
+    from dashboard.db import make_engine
+
+    engine = make_engine(database_url)
+    yield engine
+    engine.dispose()
+
+
 # The machines tests run on are shared and noisy: no per-example deadline (a deadline is a
 # wall-clock threshold), but the usual number of examples.
 from hypothesis import settings  # noqa: E402

@@ -9,7 +9,6 @@ import pytest
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from dashboard.db import make_engine
 from dashboard.filing import Filer
 from dashboard.models import Device, Reading, ReadingObservation, RejectedMessage
 from tests.test_message import make_reading
@@ -17,13 +16,6 @@ from vitals import topics
 from vitals.message import Observation, encode_reading
 
 TOPIC = topics.reading_topic("main", "exam-1", "scale-1")
-
-
-@pytest.fixture
-def engine(database_url):
-    engine = make_engine(database_url)
-    yield engine
-    engine.dispose()
 
 
 def count(engine, model) -> int:

@@ -2,11 +2,9 @@
 
 import uuid
 
-import pytest
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from dashboard.db import make_engine
 from dashboard.ingest import IngestWorker
 from dashboard.models import Reading, RejectedMessage
 from tests.helpers import publish, wait_until
@@ -16,13 +14,6 @@ from vitals.message import encode_reading
 from vitals.mqtt import BrokerConfig
 
 TOPIC = topics.reading_topic("main", "exam-1", "scale-1")
-
-
-@pytest.fixture
-def engine(database_url):
-    engine = make_engine(database_url)
-    yield engine
-    engine.dispose()
 
 
 def rows(engine, model) -> int:

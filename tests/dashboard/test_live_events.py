@@ -8,7 +8,6 @@ ingest or another web process would) must reach the watcher.
 
 from __future__ import annotations
 
-import time
 from datetime import UTC, date, datetime
 
 import pytest
@@ -17,8 +16,9 @@ from sqlalchemy import text, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from dashboard import events
-from dashboard.db import alembic_config, make_engine, upgrade
+from dashboard.db import alembic_config, upgrade
 from dashboard.models import Encounter, Patient, Room
+from tests.helpers import wait_until
 
 
 def _encounter(engine) -> int:
@@ -43,16 +43,6 @@ def _bump(engine, encounter_id: int) -> None:
                    .values(revision=Encounter.revision + 1))
 
 
-def _until(predicate, what: str, timeout: float = 30.0) -> None:
-    """Waits for a functional outcome; the timeout only keeps a broken build from hanging,
-    it is far longer than the fallback intervals these tests rule out."""
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"never saw {what}")
-        time.sleep(0.01)
-
-
 def _stop(watcher: events._Watcher, engine, encounter_id: int) -> None:
     """Let the watcher's thread end: every stream gone quiet long ago, and a change to wake
     it (it forgets encounters nobody asked about for ``WATCH_IDLE_S``)."""
@@ -64,13 +54,6 @@ def _stop(watcher: events._Watcher, engine, encounter_id: int) -> None:
     thread.join(timeout=30)
     assert not thread.is_alive()
     assert watcher._thread is None and watcher.listener is None
-
-
-@pytest.fixture
-def engine(database_url):
-    engine = make_engine(database_url)
-    yield engine
-    engine.dispose()
 
 
 @pytest.fixture
@@ -115,10 +98,9 @@ def test_the_watcher_wakes_on_the_notification_not_on_its_fallback_poll(postgres
     encounter_id = _encounter(postgres)
     watcher = events._Watcher(sessionmaker(postgres))
     assert watcher.state(encounter_id) == events.EncounterState(0, False)
-    _until(lambda: watcher.listener is not None, "the watcher listening")
+    wait_until(lambda: watcher.listener is not None, timeout=30)
     _bump(postgres, encounter_id)
-    _until(lambda: watcher.state(encounter_id) == events.EncounterState(1, False),
-           "revision 1 through the notification")
+    wait_until(lambda: watcher.state(encounter_id) == events.EncounterState(1, False), timeout=30)
     _stop(watcher, postgres, encounter_id)
 
 
@@ -131,18 +113,16 @@ def test_a_lost_listening_connection_falls_back_to_polling_and_listens_again(
     encounter_id = _encounter(postgres)
     watcher = events._Watcher(sessionmaker(postgres))
     watcher.state(encounter_id)
-    _until(lambda: watcher.listener is not None, "the watcher listening")
+    wait_until(lambda: watcher.listener is not None, timeout=30)
     first = watcher.listener.backend_pid
     with postgres.connect() as conn:  # as a database restart or an idle-session killer would
         conn.execute(text("SELECT pg_terminate_backend(:pid)"), {"pid": first})
     _bump(postgres, encounter_id)
-    _until(lambda: watcher.state(encounter_id) == events.EncounterState(1, False),
-           "revision 1 after the listener was lost")
-    _until(lambda: watcher.listener is not None and watcher.listener.backend_pid != first,
-           "a new listening connection")
+    wait_until(lambda: watcher.state(encounter_id) == events.EncounterState(1, False), timeout=30)
+    wait_until(lambda: watcher.listener is not None and watcher.listener.backend_pid != first,
+               timeout=30)
     _bump(postgres, encounter_id)
-    _until(lambda: watcher.state(encounter_id) == events.EncounterState(2, False),
-           "revision 2 on the new listener")
+    wait_until(lambda: watcher.state(encounter_id) == events.EncounterState(2, False), timeout=30)
     _stop(watcher, postgres, encounter_id)
 
 
@@ -152,15 +132,13 @@ def test_sqlite_watcher_polls_and_restarts_for_a_later_stream(engine):
     watcher = events._Watcher(sessionmaker(engine))
     watcher.state(encounter_id)
     _bump(engine, encounter_id)
-    _until(lambda: watcher.state(encounter_id) == events.EncounterState(1, False),
-           "revision 1 by polling")
+    wait_until(lambda: watcher.state(encounter_id) == events.EncounterState(1, False), timeout=30)
     assert watcher.listener is None
     _stop(watcher, engine, encounter_id)
     # A stream that comes after the thread ended starts it again.
     assert watcher.state(encounter_id) == events.EncounterState(2, False)
     _bump(engine, encounter_id)
-    _until(lambda: watcher.state(encounter_id) == events.EncounterState(3, False),
-           "revision 3 from a new watcher thread")
+    wait_until(lambda: watcher.state(encounter_id) == events.EncounterState(3, False), timeout=30)
     _stop(watcher, engine, encounter_id)
 
 

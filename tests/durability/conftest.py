@@ -13,7 +13,6 @@ from pathlib import Path
 
 import pytest
 
-from dashboard.db import make_engine
 from roomvitals.broker import Mosquitto
 from tests.durability.harness import make_pki, production_broker
 
@@ -39,13 +38,6 @@ def secure_broker(pki) -> Iterator[Mosquitto]:
     broker = production_broker(pki).start()
     yield broker
     broker.cleanup()
-
-
-@pytest.fixture
-def engine(database_url):
-    engine = make_engine(database_url)
-    yield engine
-    engine.dispose()
 
 
 @pytest.fixture
