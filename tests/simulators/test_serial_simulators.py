@@ -170,8 +170,13 @@ def test_nonin_df13_spot_checks_and_records_kept_while_unplugged(started):
         wait_until(lambda: not sim.spot_taken)
         sim.set(finger=True, spo2=spo2)
         wait_until(lambda s=spo2: len(sim.stored) == s - 92)
-    sim.port.plug()
-    with open_port(sim) as port:
+    # The records go out the moment the simulator sees the link back, and pyserial's open()
+    # discards what arrived before it: hold the simulator's lock (its connect handler takes
+    # it) from the plug until the port is open, or a busy machine loses them to that race.
+    with sim._lock:
+        sim.port.plug()
+        port = open_port(sim)
+    with port:
         stored = collect(port, make_parser("nonin-df13"), 2)
     assert [r.spo2 for r in stored] == [93, 94]  # oldest first
 
