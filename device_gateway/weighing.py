@@ -135,7 +135,9 @@ class WeighingMemory:
     def _write_loop(self) -> None:
         while True:
             with self._changed:
-                self._changed.wait_for(lambda: self._dirty)
+                if not self._dirty:  # nothing new for an interval: no thread waits idle
+                    self._writer = None  # started again by the next change
+                    return
                 text = json.dumps(self._entries, sort_keys=True)
                 self._dirty, self._writing = False, True
             partial = self.path.with_name(self.path.name + ".partial")

@@ -119,3 +119,17 @@ def test_many_changes_make_few_writes_and_the_file_ends_current(tmp_path):
     saved = json.loads(path.read_text())
     assert {k: v["key"][0] for k, v in saved.items()} == {
         f"scale-{n}": str(Decimal(50 + n) + Decimal(499) / 10) for n in range(4)}
+
+
+def test_the_writer_thread_ends_when_idle_and_comes_back_for_the_next_change(tmp_path):
+    path = tmp_path / "w.json"
+    memory = WeighingMemory(path)
+    tracker = memory.tracker("scale-1")
+    tracker.is_new(ON, True)
+    writer = memory._writer
+    assert writer is not None
+    writer.join(timeout=10)  # one write, an interval with nothing new, then it ends
+    assert not writer.is_alive() and memory._writer is None
+    tracker.is_new(EMPTY, False)
+    memory.flush()
+    assert "scale-1" not in json.loads(path.read_text())
