@@ -32,6 +32,7 @@ from dashboard.models import (
     Room,
 )
 from dashboard.models import Reading as ReadingRow
+from dashboard.sqlite_batch import DriverInsert, begin_immediate, driver_insert, present
 from vitals import topics
 from vitals.kinds import kind
 from vitals.message import MessageError, Reading, decode_reading
@@ -59,6 +60,22 @@ class _Parsed:
 
     reading: Reading
     observation_rows: list[dict[str, Any]]
+
+
+@dataclass(frozen=True)
+class _Prepared:
+    """A batch's reading rows, decided before the write transaction (``_prepare_readings``)."""
+
+    batch: list[tuple[int, Reading]]
+    first: dict[str, tuple[int, Reading]]
+    """reading id -> its first (index, reading) in the batch"""
+    rows: list[dict[str, Any]]
+    """the readings rows, sorted by id"""
+    arrival_order: list[str]
+    observation_rows: dict[str, list[dict[str, Any]]]
+    events: dict[str, dict[str, Any]]
+    driver: tuple[DriverInsert, ...]
+    """SQLite: the readings, observations and events inserts as driver parameters"""
 
 
 @dataclass
@@ -213,15 +230,16 @@ class Filer:
                 statuses.append((index, parsed[1], parsed[2]))
         delta = FilingCounters()
         try:
+            prepared = self._prepare_readings(readings, observation_rows) if readings else None
             with Session(self.engine) as session, session.begin():
+                if self.engine.dialect.name == "sqlite":
+                    begin_immediate(session)
                 for index, where, status in statuses:
                     self._device_status(session, where, status)
                     outcomes[index] = Outcome("status")
                     delta.statuses += 1
-                if readings:
-                    for index, outcome in self._file_readings(
-                        session, readings, observation_rows
-                    ):
+                if prepared is not None:
+                    for index, outcome in self._write_readings(session, prepared):
                         outcomes[index] = outcome
                         if outcome.status == "filed":
                             delta.filed += 1
@@ -285,30 +303,40 @@ class Filer:
         return _Parsed(reading, rows)
 
     # readings --------------------------------------------------------------------------
-    def _file_readings(
-        self,
-        session: Session,
-        batch: list[tuple[int, Reading]],
-        observation_rows: dict[str, list[dict[str, Any]]],
-    ) -> list[tuple[int, Outcome]]:
+    def _prepare_readings(
+        self, batch: list[tuple[int, Reading]], observation_rows: dict[str, list[dict[str, Any]]]
+    ) -> _Prepared:
+        """Everything a batch's write needs, decided before the write transaction.
+
+        Rooms and devices are written here, in a transaction of their own and only when one
+        is new or has changed (a portable device moved): both are registries that a filed
+        reading needs to exist and that never go away. Routing reads the encounters as they
+        are now, as a READ COMMITTED transaction would. So the write transaction holds the
+        database's write lock (SQLite has a single one) only while the readings' own rows go
+        in, and a second worker's batch can be decided meanwhile (``bench/ingest.py``).
+        """
         # The first copy of an id in the batch is filed; later copies are duplicates.
         first: dict[str, tuple[int, Reading]] = {}
         for index, reading in batch:
             first.setdefault(str(reading.id), (index, reading))
         readings = [r for _, r in first.values()]
-        rooms = self._room_ids(session, {(r.site, r.room) for r in readings})
-        devices = self._device_pks(session, readings, rooms)
-        encounters = route_many(
-            session,
-            [(r, devices[(r.site, r.device.id)][0], rooms[(r.site, r.room)]) for r in readings],
-            {pk: mobility for pk, mobility in devices.values()},
-        )
+        with Session(self.engine) as session, session.begin():
+            rooms = self._room_ids(session, {(r.site, r.room) for r in readings})
+            devices = self._device_pks(session, readings, rooms)
+            encounters = route_many(
+                session,
+                [(r, devices[(r.site, r.device.id)][0], rooms[(r.site, r.room)]) for r in readings],
+                {pk: mobility for pk, mobility in devices.values()},
+            )
         now = datetime.now(UTC)
-        rows = []
+        rows: list[dict[str, Any]] = []
+        events: dict[str, dict[str, Any]] = {}
         for reading, encounter_id in zip(readings, encounters, strict=True):
+            reading_id = str(reading.id)
+            state = "unassigned" if encounter_id is None else "pending"
             rows.append(
                 {
-                    "id": str(reading.id),
+                    "id": reading_id,
                     "device_pk": devices[(reading.site, reading.device.id)][0],
                     "room_id": rooms[(reading.site, reading.room)],
                     "measured_at": reading.measured_at,
@@ -319,33 +347,59 @@ class Filer:
                     "raw": reading.raw,
                     "clock_offset_s": reading.device.clock_offset_s,
                     "encounter_id": encounter_id,
-                    "state": "unassigned" if encounter_id is None else "pending",
+                    "state": state,
                     "source": "device",
                     "state_changed_at": now,
                 }
             )
-        rows.sort(key=lambda row: row["id"])
-        inserted = insert_ignore_many(session, ReadingRow.__table__, rows, ["id"])
+            events[reading_id] = {
+                "reading_id": reading_id,
+                "at": now,
+                "action": "filed",
+                "to_state": state,
+                "encounter_id": encounter_id,
+                "reason": "" if encounter_id else NO_ENCOUNTER,
+            }
+        rows.sort(key=lambda row: row["id"])  # a fixed order: two workers cannot deadlock
+        order = [str(r.id) for r in readings]
+        driver: tuple[DriverInsert, ...] = ()
+        if self.engine.dialect.name == "sqlite":
+            dialect = self.engine.dialect
+            observations = [o for rid in order for o in observation_rows[rid]]
+            driver = tuple(
+                driver_insert(table, table_rows, key, dialect)
+                for table, table_rows, key in (
+                    (ReadingRow.__table__, rows, "id"),
+                    (ReadingObservation.__table__, observations, "reading_id"),
+                    (ReadingEvent.__table__, [events[rid] for rid in order], "reading_id"),
+                )
+                if table_rows
+            )
+        return _Prepared(batch, first, rows, order, observation_rows, events, driver)
+
+    @staticmethod
+    def _write_readings(session: Session, prepared: _Prepared) -> list[tuple[int, Outcome]]:
+        if prepared.driver:
+            # SQLite, with the write lock held since BEGIN IMMEDIATE (sqlite_batch).
+            skip = present(session, ReadingRow.__table__, "id", prepared.arrival_order)
+            for insert in prepared.driver:
+                insert.run(session, skip)
+            inserted = set(prepared.arrival_order) - skip
+        else:
+            inserted = insert_ignore_many(session, ReadingRow.__table__, prepared.rows, ["id"])
         observations: list[dict[str, Any]] = []
         events: list[dict[str, Any]] = []
         bumps: dict[int, int] = {}
-        for row in sorted(rows, key=_order(readings)):  # in arrival order
-            if row["id"] not in inserted:
-                continue
-            observations += observation_rows[row["id"]]
-            encounter_id = row["encounter_id"]
-            events.append(
-                {
-                    "reading_id": row["id"],
-                    "at": now,
-                    "action": "filed",
-                    "to_state": row["state"],
-                    "encounter_id": encounter_id,
-                    "reason": "" if encounter_id else NO_ENCOUNTER,
-                }
-            )
-            if encounter_id is not None:
-                bumps[encounter_id] = bumps.get(encounter_id, 0) + 1
+        for reading_id in prepared.arrival_order:
+            if reading_id not in inserted:
+                continue  # filed before, by this worker or another
+            event = prepared.events[reading_id]
+            if event["encounter_id"] is not None:
+                eid = event["encounter_id"]
+                bumps[eid] = bumps.get(eid, 0) + 1
+            if not prepared.driver:
+                observations += prepared.observation_rows[reading_id]
+                events.append(event)
         insert_many(session, ReadingObservation.__table__, observations)
         insert_many(session, ReadingEvent.__table__, events)
         if bumps:
@@ -357,9 +411,9 @@ class Filer:
                 [{"eid": eid, "n": n} for eid, n in sorted(bumps.items())],
             )
         outcomes = []
-        for index, reading in batch:
+        for index, reading in prepared.batch:
             reading_id = str(reading.id)
-            filed = reading_id in inserted and first[reading_id][0] == index
+            filed = reading_id in inserted and prepared.first[reading_id][0] == index
             outcomes.append(
                 (index, Outcome("filed" if filed else "duplicate", reading_id=reading_id))
             )
@@ -422,33 +476,44 @@ class Filer:
                 "room_id": rooms[(reading.site, reading.room)],
             }
         keys = sorted(latest)
-        insert_ignore_many(
-            session, Device.__table__, [latest[k] for k in keys], ["site", "device_id"]
-        )
-        found: dict[tuple[str, str], tuple[int, str]] = {}
+        # Read first: the devices of a batch are almost always known and unchanged, and then
+        # the batch writes nothing here.
+        found = self._devices_found(session, keys)
+        missing = [key for key in keys if key not in found]
+        if missing:
+            insert_ignore_many(
+                session, Device.__table__, [latest[k] for k in missing], ["site", "device_id"]
+            )
+            found.update(self._devices_found(session, missing))
         changed: list[dict[str, Any]] = []
-        fields = ("room_id", "kind", "model", "serial", "transport", "protocol")
-        for site in {s for s, _ in keys}:
-            ids = [d for s, d in keys if s == site]
-            for row in session.execute(
-                select(Device.id, Device.device_id, Device.mobility, *(Device.__table__.c[f]
-                                                                        for f in fields))
-                .where(Device.site == site, Device.device_id.in_(ids))
-            ):
-                want = latest[(site, row.device_id)]
-                found[(site, row.device_id)] = (row.id, row.mobility)
-                # A portable device follows the room it last reported from.
-                if any(getattr(row, f) != want[f] for f in fields):
-                    changed.append({"pk": row.id, **{f"new_{f}": want[f] for f in fields}})
+        for key in keys:
+            row, want = found[key], latest[key]
+            # A portable device follows the room it last reported from.
+            if any(getattr(row, f) != want[f] for f in _DEVICE_FIELDS):
+                changed.append({"pk": row.id, **{f"new_{f}": want[f] for f in _DEVICE_FIELDS}})
         if changed:
-            changed.sort(key=lambda c: c["pk"])
             table = Device.__table__
             session.execute(
                 table.update()
                 .where(table.c.id == bindparam("pk"))
-                .values({f: bindparam(f"new_{f}") for f in fields}),
+                .values({f: bindparam(f"new_{f}") for f in _DEVICE_FIELDS}),
                 changed,
             )
+        return {key: (row.id, row.mobility) for key, row in found.items()}
+
+    @staticmethod
+    def _devices_found(session: Session, keys: list[tuple[str, str]]) -> dict[tuple[str, str], Any]:
+        """(site, device id) -> its row (id, mobility and the fields a message sets)."""
+        found: dict[tuple[str, str], Any] = {}
+        columns = [Device.__table__.c[f] for f in _DEVICE_FIELDS]
+        for site in sorted({s for s, _ in keys}):
+            ids = [d for s, d in keys if s == site]
+            for row in session.execute(
+                select(Device.id, Device.device_id, Device.mobility, *columns).where(
+                    Device.site == site, Device.device_id.in_(ids)
+                )
+            ):
+                found[(site, row.device_id)] = row
         return found
 
     def _device_status(self, session: Session, where: topics.Topic, status: dict) -> None:
@@ -501,21 +566,13 @@ class Filer:
         return Outcome("rejected", reason)
 
 
-def _order(readings: list[Reading]):
-    """Sort key that puts the (id-sorted) rows back in the order of ``readings``."""
-    position = {str(r.id): i for i, r in enumerate(readings)}
-    return lambda row: position[row["id"]]
+_DEVICE_FIELDS = ("room_id", "kind", "model", "serial", "transport", "protocol")
+"""What a reading message says about its device; the registry follows the latest message."""
 
 
 def _utc(moment: datetime) -> datetime:
     # SQLite gives back a stored instant's UTC digits without their offset.
     return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment
-
-
-def route(session: Session, reading: Reading, device_pk: int, room_id: int) -> int | None:
-    """The encounter one reading provably belongs to, or None (see ``route_many``)."""
-    mobility = session.scalar(select(Device.mobility).where(Device.id == device_pk))
-    return route_many(session, [(reading, device_pk, room_id)], {device_pk: mobility})[0]
 
 
 def route_many(

@@ -11,6 +11,8 @@ from typing import Any
 from flask import Flask
 from gunicorn.app.base import BaseApplication
 
+from roomvitals.heap import settle_after_startup
+
 
 class _Gunicorn(BaseApplication):
     def __init__(self, app: Flask, options: dict[str, Any]) -> None:
@@ -55,4 +57,5 @@ def serve(
             close=False
         ),
     }
+    settle_after_startup()  # in the master, before it forks the workers
     _Gunicorn(app, options).run()

@@ -10,6 +10,8 @@ import sys
 import threading
 from collections.abc import Callable, Sequence
 
+from roomvitals.heap import settle_after_startup
+
 
 def _setup_logging(level: str) -> None:
     logging.basicConfig(
@@ -39,6 +41,7 @@ def cmd_gateway(args: argparse.Namespace) -> int:
         print(f"roomvitals gateway: {exc}", file=sys.stderr)
         return 2
     gateway.start()
+    settle_after_startup()
     logging.getLogger("roomvitals").info(
         "gateway %s of site %s: %d device(s), broker %s",
         config.gateway_id,
@@ -91,6 +94,7 @@ def cmd_ingest(args: argparse.Namespace) -> int:
         upgrade(url)
     worker = IngestWorker(make_engine(url), _broker_config(args.broker), shared=args.shared)
     worker.start()
+    settle_after_startup()
     logging.getLogger("roomvitals").info("ingest filing into %s", url.split("@")[-1])
     _wait_for_signal()
     worker.stop()

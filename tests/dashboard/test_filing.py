@@ -6,11 +6,17 @@ import uuid
 from decimal import Decimal
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import event, func, select
 from sqlalchemy.orm import Session
 
 from dashboard.filing import Filer
-from dashboard.models import Device, Reading, ReadingObservation, RejectedMessage
+from dashboard.models import (
+    Device,
+    Reading,
+    ReadingEvent,
+    ReadingObservation,
+    RejectedMessage,
+)
 from tests.test_message import make_reading
 from vitals import topics
 from vitals.message import Observation, encode_reading
@@ -47,6 +53,37 @@ def test_a_message_delivered_twice_is_filed_once(engine):
     assert filer.file_message(TOPIC, payload).status == "duplicate"
     assert (count(engine, Reading), count(engine, ReadingObservation)) == (1, 1)
     assert (filer.counters.filed, filer.counters.duplicates) == (1, 1)
+
+
+def test_a_batch_mixing_filed_and_new_readings_files_only_the_new_ones(engine):
+    old = [encode_reading(make_reading(id=uuid.uuid4())) for _ in range(3)]
+    new = [encode_reading(make_reading(id=uuid.uuid4())) for _ in range(2)]
+    filer = Filer(engine)
+    assert [o.status for o in filer.file_messages([(TOPIC, p) for p in old])] == ["filed"] * 3
+    batch = [old[0], new[0], old[1], new[1], new[1], old[2]]
+    outcomes = filer.file_messages([(TOPIC, p) for p in batch])
+    assert [o.status for o in outcomes] == [
+        "duplicate", "filed", "duplicate", "filed", "duplicate", "duplicate"
+    ]
+    # One observation and one "filed" event per reading, none twice.
+    assert count(engine, Reading) == count(engine, ReadingObservation) == 5
+    assert count(engine, ReadingEvent) == 5
+
+
+def test_a_batch_from_known_unchanged_devices_writes_no_device_row(engine):
+    statements: list[str] = []
+    filer = Filer(engine)
+    filer.file_message(TOPIC, encode_reading(make_reading(id=uuid.uuid4())))
+    event.listen(engine, "before_cursor_execute",
+                 lambda conn, cursor, sql, *_: statements.append(sql.lower()))
+    filer.file_message(TOPIC, encode_reading(make_reading(id=uuid.uuid4())))
+    assert not [s for s in statements if "insert into devices" in s or "update devices" in s]
+    # A device reporting from another room is moved there (it follows its latest message).
+    moved = make_reading(id=uuid.uuid4(), room="exam-2")
+    filer.file_message(topics.reading_topic("main", "exam-2", "scale-1"), encode_reading(moved))
+    assert [s for s in statements if "update devices" in s]
+    with Session(engine) as session:
+        assert session.scalars(select(Device)).one().room.name == "exam-2"
 
 
 def test_racing_workers_file_once(engine):
