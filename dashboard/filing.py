@@ -62,6 +62,15 @@ class _Parsed:
     observation_rows: list[dict[str, Any]]
 
 
+class _RoutingChanged(Exception):
+    """An encounter a batch was routed to ended before the batch's write transaction."""
+
+
+ROUTING_ATTEMPTS = 5
+"""Batches decided again at most this often when encounters end meanwhile (each encounter
+ends once, so a second decision almost always stands); the last attempt is not checked."""
+
+
 @dataclass(frozen=True)
 class _Prepared:
     """A batch's reading rows, decided before the write transaction (``_prepare_readings``)."""
@@ -76,6 +85,8 @@ class _Prepared:
     events: dict[str, dict[str, Any]]
     driver: tuple[DriverInsert, ...]
     """SQLite: the readings, observations and events inserts as driver parameters"""
+    routed: frozenset[int]
+    """the encounters the batch's readings were routed to"""
 
 
 @dataclass
@@ -186,13 +197,14 @@ def _unnest_statement(
 
 
 class Filer:
-    """Files MQTT messages; ``file_messages`` files a batch in one transaction.
+    """Files MQTT messages; ``file_messages`` writes a batch in one transaction.
 
-    A batch costs about ten statements whatever its size (rooms, devices, routing, readings,
-    observations, events, encounter revisions: each one multi-row), so one commit and a few
-    round trips carry a hundred readings. Exactly-once is unchanged: the readings insert is an
-    insert-or-ignore on the id, and only the ids it returns get observations and events.
-    Rows are written in a fixed order (sorted keys), so two workers' batches cannot deadlock.
+    A batch costs about ten statements whatever its size (devices and routing read first;
+    then readings, observations, events and encounter revisions written, each multi-row), so
+    a few round trips and one commit carry hundreds of readings. Exactly-once: the readings
+    insert is an insert-or-ignore on the id (on SQLite: the ids present are looked up with
+    the write lock held), and only the ids it inserted get observations and events. Rows are
+    written in a fixed order (sorted keys), so two workers' batches cannot deadlock.
     """
 
     def __init__(self, engine: Engine) -> None:
@@ -228,25 +240,32 @@ class Filer:
                 rejects.append((index, parsed[1], payload, parsed[2]))
             else:
                 statuses.append((index, parsed[1], parsed[2]))
-        delta = FilingCounters()
         try:
-            prepared = self._prepare_readings(readings, observation_rows) if readings else None
-            with Session(self.engine) as session, session.begin():
-                if self.engine.dialect.name == "sqlite":
-                    begin_immediate(session)
-                for index, where, status in statuses:
-                    self._device_status(session, where, status)
-                    outcomes[index] = Outcome("status")
-                    delta.statuses += 1
-                if prepared is not None:
-                    for index, outcome in self._write_readings(session, prepared):
-                        outcomes[index] = outcome
-                        if outcome.status == "filed":
-                            delta.filed += 1
-                        else:
-                            delta.duplicates += 1
-                for index, topic, payload, reason in rejects:
-                    outcomes[index] = self._reject(session, topic, payload, reason, delta)
+            for attempt in range(ROUTING_ATTEMPTS):
+                prepared = self._prepare_readings(readings, observation_rows) if readings else None
+                delta = FilingCounters()
+                try:
+                    with Session(self.engine) as session, session.begin():
+                        if self.engine.dialect.name == "sqlite":
+                            begin_immediate(session)
+                        if prepared is not None and attempt + 1 < ROUTING_ATTEMPTS:
+                            _check_routes(session, prepared)
+                        for index, where, status in statuses:
+                            self._device_status(session, where, status)
+                            outcomes[index] = Outcome("status")
+                            delta.statuses += 1
+                        if prepared is not None:
+                            for index, outcome in self._write_readings(session, prepared):
+                                outcomes[index] = outcome
+                                if outcome.status == "filed":
+                                    delta.filed += 1
+                                else:
+                                    delta.duplicates += 1
+                        for index, topic, payload, reason in rejects:
+                            outcomes[index] = self._reject(session, topic, payload, reason, delta)
+                except _RoutingChanged:
+                    continue  # rolled back; decided again against the encounters as they are
+                break
         except Exception:
             self._room_ids_known.clear()  # rolled back: a room created in it does not exist
             raise
@@ -375,7 +394,8 @@ class Filer:
                 )
                 if table_rows
             )
-        return _Prepared(batch, first, rows, order, observation_rows, events, driver)
+        routed = frozenset(e for e in encounters if e is not None)
+        return _Prepared(batch, first, rows, order, observation_rows, events, driver, routed)
 
     @staticmethod
     def _write_readings(session: Session, prepared: _Prepared) -> list[tuple[int, Outcome]]:
@@ -636,6 +656,29 @@ def route_many(
             started = [eid for at, eid in open_in_room.get(room_id, []) if at <= received]
             routed.append(started[0] if started else None)
     return routed
+
+
+def _check_routes(session: Session, prepared: _Prepared) -> None:
+    """Raise ``_RoutingChanged`` if an encounter the batch was routed to has ended since.
+
+    Routing is decided before the write transaction (``Filer._prepare_readings``), and an
+    encounter closed meanwhile would get pending readings no one reviews any more; they
+    belong in the unassigned queue. Only ending changes a routing decision: it is made on the
+    gateway's receive time, which lies before any encounter or assignment begun meanwhile.
+    On PostgreSQL the rows are locked (in id order, so two workers cannot deadlock) until the
+    commit, so an encounter cannot end between this check and the readings' insert; SQLite's
+    write lock, held since BEGIN IMMEDIATE, does the same.
+    """
+    if not prepared.routed:
+        return
+    query = (
+        select(Encounter.id)
+        .where(Encounter.id.in_(sorted(prepared.routed)), Encounter.ended_at.is_(None))
+        .order_by(Encounter.id)
+        .with_for_update()
+    )
+    if set(session.scalars(query)) != prepared.routed:
+        raise _RoutingChanged
 
 
 def where_topic(where: topics.Topic) -> str:

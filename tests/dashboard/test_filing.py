@@ -3,6 +3,7 @@
 import json
 import threading
 import uuid
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 
 import pytest
@@ -12,10 +13,13 @@ from sqlalchemy.orm import Session
 from dashboard.filing import Filer
 from dashboard.models import (
     Device,
+    Encounter,
+    Patient,
     Reading,
     ReadingEvent,
     ReadingObservation,
     RejectedMessage,
+    Room,
 )
 from tests.test_message import make_reading
 from vitals import topics
@@ -84,6 +88,59 @@ def test_a_batch_from_known_unchanged_devices_writes_no_device_row(engine):
     assert [s for s in statements if "update devices" in s]
     with Session(engine) as session:
         assert session.scalars(select(Device)).one().room.name == "exam-2"
+
+
+def _open_encounter(engine, room_name: str) -> int:
+    """A patient in an open encounter in room ``room_name`` of site main since an hour ago."""
+    started = datetime.now(UTC) - timedelta(hours=1)
+    with Session(engine) as session, session.begin():
+        room = Room(site="main", name=room_name)
+        patient = Patient(mrn="MRN-ROUTE", family_name="Route", given_name="Test",
+                          date_of_birth=date(1970, 1, 1), sex="F", allergies=[],
+                          created_at=started)
+        session.add_all([room, patient])
+        session.flush()
+        encounter = Encounter(site="main", patient_id=patient.id, room_id=room.id,
+                              status="rooming", status_changed_at=started,
+                              identity_confirmed_at=started, started_at=started, revision=0)
+        session.add(encounter)
+        session.flush()
+        return encounter.id
+
+
+def test_an_encounter_ended_between_routing_and_writing_gets_no_pending_reading(engine):
+    encounter_id = _open_encounter(engine, "exam-1")
+    now = datetime.now(UTC)
+    reading = make_reading(id=uuid.uuid4(), measured_at=now, received_at=now)
+
+    class EndedMeanwhile(Filer):
+        """The assistant closes the encounter right after the batch was routed to it."""
+
+        def _prepare_readings(self, *args):
+            prepared = super()._prepare_readings(*args)
+            if prepared.routed:
+                with Session(self.engine) as session, session.begin():
+                    session.get(Encounter, encounter_id).ended_at = datetime.now(UTC)
+            return prepared
+
+    outcome = EndedMeanwhile(engine).file_message(TOPIC, encode_reading(reading))
+    assert outcome.status == "filed"
+    with Session(engine) as session:
+        row = session.get(Reading, str(reading.id))
+        assert (row.state, row.encounter_id) == ("unassigned", None)
+        [event] = session.scalars(select(ReadingEvent)).all()
+        assert (event.to_state, event.encounter_id) == ("unassigned", None)
+
+
+def test_a_reading_for_an_open_encounter_is_pending_in_it(engine):
+    encounter_id = _open_encounter(engine, "exam-1")
+    now = datetime.now(UTC)
+    reading = make_reading(id=uuid.uuid4(), measured_at=now, received_at=now)
+    assert Filer(engine).file_message(TOPIC, encode_reading(reading)).status == "filed"
+    with Session(engine) as session:
+        row = session.get(Reading, str(reading.id))
+        assert (row.state, row.encounter_id) == ("pending", encounter_id)
+        assert session.get(Encounter, encounter_id).revision == 1
 
 
 def test_racing_workers_file_once(engine):
