@@ -15,13 +15,20 @@ import logging
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from functools import cache
 from typing import Any
 
-from sqlalchemy import JSON, Engine, Table, TextClause, bindparam, select, text, update
-from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy import Engine, bindparam, select, update
 from sqlalchemy.orm import Session
 
+from dashboard.bulk import (
+    DriverInsert,
+    begin_immediate,
+    driver_insert,
+    insert_ignore,
+    insert_ignore_many,
+    insert_many,
+    present,
+)
 from dashboard.models import (
     Device,
     DeviceAssignment,
@@ -32,7 +39,6 @@ from dashboard.models import (
     Room,
 )
 from dashboard.models import Reading as ReadingRow
-from dashboard.sqlite_batch import DriverInsert, begin_immediate, driver_insert, present
 from vitals import topics
 from vitals.kinds import kind
 from vitals.message import MessageError, Reading, decode_reading
@@ -96,104 +102,6 @@ class FilingCounters:
     rejected: int = 0
     statuses: int = 0
     reasons: dict[str, int] = field(default_factory=dict)
-
-
-def insert_ignore(
-    session: Session, table: Table, values: dict[str, Any] | list[dict[str, Any]], keys: list[str]
-) -> int:
-    """INSERT ... ON CONFLICT DO NOTHING on SQLite and PostgreSQL; returns rows inserted."""
-    dialect = session.get_bind().dialect.name
-    builder = {"sqlite": sqlite.insert, "postgresql": postgresql.insert}.get(dialect)
-    if builder is None:
-        raise RuntimeError(f"database {dialect!r} is not supported (SQLite or PostgreSQL)")
-    # RETURNING, not rowcount: psycopg reports -1 for an INSERT ... ON CONFLICT DO NOTHING.
-    statement = (
-        builder(table)
-        .values(values)
-        .on_conflict_do_nothing(index_elements=keys)
-        .returning(table.c[keys[0]])
-    )
-    return len(session.execute(statement).all())
-
-
-def insert_ignore_many(
-    session: Session, table: Table, rows: list[dict[str, Any]], keys: list[str]
-) -> set[Any]:
-    """Multi-row INSERT ... ON CONFLICT DO NOTHING; the first key of the rows inserted."""
-    if not rows:
-        return set()
-    dialect = session.get_bind().dialect.name
-    builder = {"sqlite": sqlite.insert, "postgresql": postgresql.insert}.get(dialect)
-    if builder is None:
-        raise RuntimeError(f"database {dialect!r} is not supported (SQLite or PostgreSQL)")
-    if dialect == "postgresql":
-        return set(session.scalars(*_unnest_insert(table, rows, keys)))
-    # One statement executed for many parameter sets: SQLAlchemy compiles it once and sends
-    # multi-row VALUES batches ("insertmanyvalues"); a .values(list) statement would be
-    # compiled anew for every batch size, which cost more than the database round trips.
-    statement = (
-        builder(table).on_conflict_do_nothing(index_elements=keys).returning(table.c[keys[0]])
-    )
-    inserted: set[Any] = set(session.scalars(statement, rows))
-    return inserted
-
-
-def insert_many(session: Session, table: Table, rows: list[dict[str, Any]]) -> None:
-    """A plain multi-row INSERT (every row has the same keys)."""
-    if not rows:
-        return
-    if session.get_bind().dialect.name == "postgresql":
-        session.execute(*_unnest_insert(table, rows))
-    else:
-        session.execute(table.insert(), rows)
-
-
-def _unnest_insert(
-    table: Table, rows: list[dict[str, Any]], keys: list[str] | None = None
-) -> tuple[TextClause, dict[str, list[Any]]]:
-    """PostgreSQL: ``INSERT ... SELECT * FROM unnest(<one array per column>)``.
-
-    The statement text depends only on the table and the columns, so psycopg converts it
-    once and reuses it, and the values travel as a few arrays. The multi-row VALUES that
-    SQLAlchemy builds for ``executemany`` with RETURNING is new text for every batch, longer
-    than psycopg caches: parsing it cost a quarter of the ingest's CPU (bench/ingest.py).
-    Columns a row leaves out get their scalar Python defaults, as an ORM insert would.
-    """
-    given = list(rows[0])
-    defaults = {
-        c.name: c.default.arg  # type: ignore[union-attr]
-        for c in table.columns
-        if c.name not in given and c.default is not None and c.default.is_scalar
-    }
-    statement = _unnest_statement(table, tuple(given), tuple(defaults), tuple(keys or ()))
-    params: dict[str, list[Any]] = {}
-    for index, name in enumerate(given):
-        json_column = isinstance(table.c[name].type, JSON)
-        params[f"c{index}"] = [
-            json.dumps(row[name]) if json_column and row[name] is not None else row[name]
-            for row in rows
-        ]
-    for index, value in enumerate(defaults.values(), start=len(given)):
-        params[f"c{index}"] = [value] * len(rows)
-    return statement, params
-
-
-@cache
-def _unnest_statement(
-    table: Table, given: tuple[str, ...], defaulted: tuple[str, ...], keys: tuple[str, ...]
-) -> TextClause:
-    dialect = postgresql.dialect()
-    names = given + defaulted
-    arrays = ", ".join(
-        f"CAST(:c{index} AS {table.c[name].type.compile(dialect)}[])"
-        for index, name in enumerate(names)
-    )
-    columns = ", ".join(f'"{name}"' for name in names)
-    sql = f'INSERT INTO "{table.name}" ({columns}) SELECT * FROM unnest({arrays})'
-    if keys:
-        conflict = ", ".join(f'"{key}"' for key in keys)
-        sql += f' ON CONFLICT ({conflict}) DO NOTHING RETURNING "{keys[0]}"'
-    return text(sql)
 
 
 class Filer:
@@ -400,7 +308,7 @@ class Filer:
     @staticmethod
     def _write_readings(session: Session, prepared: _Prepared) -> list[tuple[int, Outcome]]:
         if prepared.driver:
-            # SQLite, with the write lock held since BEGIN IMMEDIATE (sqlite_batch).
+            # SQLite, with the write lock held since BEGIN IMMEDIATE (dashboard.bulk).
             skip = present(session, ReadingRow.__table__, "id", prepared.arrival_order)
             for insert in prepared.driver:
                 insert.run(session, skip)

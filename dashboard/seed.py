@@ -13,7 +13,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from dashboard import audit, triage
-from dashboard.filing import insert_ignore
+from dashboard.bulk import insert_ignore
 from dashboard.models import Appointment, Patient, Room, User
 
 

@@ -1,4 +1,4 @@
-"""SQLite inserts made ready before the write lock (dashboard.sqlite_batch), on a real file."""
+"""SQLite inserts made ready before the write lock (dashboard.bulk), on a real file."""
 
 import sqlite3
 from datetime import UTC, datetime, timedelta, timezone
@@ -6,9 +6,9 @@ from datetime import UTC, datetime, timedelta, timezone
 import pytest
 from sqlalchemy.orm import Session
 
+from dashboard.bulk import begin_immediate, driver_insert, present
 from dashboard.db import make_engine, upgrade
 from dashboard.models import Device, Reading, Room
-from dashboard.sqlite_batch import begin_immediate, driver_insert, present
 
 
 @pytest.fixture
