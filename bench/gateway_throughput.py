@@ -1,11 +1,12 @@
-"""Benchmark 1, gateway throughput: ``python bench/gateway_throughput.py [--readings N]``.
+"""Benchmark 1, gateway throughput: ``python bench/gateway_throughput.py [--quick] [--readings N]``.
 
 Simulated scales hand their wire frames to the gateway's own parsers (one thread per device,
 as the serial links do), and the gateway decodes, checks, encodes, writes the durable outbox
 (SQLite WAL, synchronous=FULL, group commit) and publishes at QoS 1; a subscriber counts the
 readings at the broker from a process of its own (it must not share the measured process's
 GIL). Baseline, same run, same broker, a subscriber alike: raw paho publishing the very same
-payloads at QoS 1 (window 100). Goal: ratio >= 0.5.
+payloads at QoS 1 (window 100); the two in turn over two rounds (one in ``--quick``), in a
+process with the garbage-collector settings of ``roomvitals gateway``. Goal: ratio >= 0.5.
 """
 
 from __future__ import annotations

@@ -1,8 +1,9 @@
-"""Benchmark 3, ingest: ``python bench/ingest.py [--readings N] [--sqlite]``.
+"""Benchmark 3, ingest: ``python bench/ingest.py [--quick] [--readings N] [--no-sqlite]``.
 
 Readings published at QoS 1 are filed by ``roomvitals ingest`` processes (validation, routing,
 exactly-once insert, observations, events, batched transactions, manual acks after commit)
-with one worker, then two on the shared subscription. The publisher stands for gateways on
+with one worker and with two on the shared subscription, in turn over three rounds (one in
+``--quick``), each from empty tables. The publisher stands for gateways on
 other machines: it writes pre-built packets (``PacketPublisher``) so as to take little of
 the two cores the workers share. Baseline, same run: SQLAlchemy Core
 ``executemany`` of the same rows (readings, observations, events), 100 readings per commit.
