@@ -1,4 +1,5 @@
-"""Test helpers: an MQTT subscriber that collects messages, and polling with a deadline."""
+"""Test helpers: an MQTT subscriber that collects messages, polling with a deadline, and a
+patient in an open encounter."""
 
 from __future__ import annotations
 
@@ -101,3 +102,27 @@ class Browser:
         return self.request(
             "/login", {"csrf_token": token, "username": username, "password": password}
         )
+
+
+def open_encounter(engine, site: str, room: str, *, since=None) -> int:
+    """A new patient in an open encounter (identity confirmed) in a new room; its id."""
+    from datetime import UTC, date, datetime
+
+    from sqlalchemy.orm import Session
+
+    from dashboard.models import Encounter, Patient, Room
+
+    started = since or datetime.now(UTC)
+    with Session(engine) as db, db.begin():
+        place = Room(site=site, name=room)
+        patient = Patient(mrn=f"{site}-{room}".upper(), family_name="Test", given_name="Pat",
+                          date_of_birth=date(1980, 1, 1), sex="F", allergies=[],
+                          created_at=started)
+        db.add_all([place, patient])
+        db.flush()
+        encounter = Encounter(site=site, patient_id=patient.id, room_id=place.id,
+                              status="rooming", status_changed_at=started,
+                              identity_confirmed_at=started, started_at=started, revision=0)
+        db.add(encounter)
+        db.flush()
+        return encounter.id

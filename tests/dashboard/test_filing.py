@@ -3,7 +3,7 @@
 import json
 import threading
 import uuid
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
 import pytest
@@ -14,13 +14,12 @@ from dashboard.filing import Filer
 from dashboard.models import (
     Device,
     Encounter,
-    Patient,
     Reading,
     ReadingEvent,
     ReadingObservation,
     RejectedMessage,
-    Room,
 )
+from tests.helpers import open_encounter
 from tests.test_message import make_reading
 from vitals import topics
 from vitals.message import Observation, encode_reading
@@ -67,7 +66,12 @@ def test_a_batch_mixing_filed_and_new_readings_files_only_the_new_ones(engine):
     batch = [old[0], new[0], old[1], new[1], new[1], old[2]]
     outcomes = filer.file_messages([(TOPIC, p) for p in batch])
     assert [o.status for o in outcomes] == [
-        "duplicate", "filed", "duplicate", "filed", "duplicate", "duplicate"
+        "duplicate",
+        "filed",
+        "duplicate",
+        "filed",
+        "duplicate",
+        "duplicate",
     ]
     # One observation and one "filed" event per reading, none twice.
     assert count(engine, Reading) == count(engine, ReadingObservation) == 5
@@ -78,8 +82,11 @@ def test_a_batch_from_known_unchanged_devices_writes_no_device_row(engine):
     statements: list[str] = []
     filer = Filer(engine)
     filer.file_message(TOPIC, encode_reading(make_reading(id=uuid.uuid4())))
-    event.listen(engine, "before_cursor_execute",
-                 lambda conn, cursor, sql, *_: statements.append(sql.lower()))
+    event.listen(
+        engine,
+        "before_cursor_execute",
+        lambda conn, cursor, sql, *_: statements.append(sql.lower()),
+    )
     filer.file_message(TOPIC, encode_reading(make_reading(id=uuid.uuid4())))
     assert not [s for s in statements if "insert into devices" in s or "update devices" in s]
     # A device reporting from another room is moved there (it follows its latest message).
@@ -90,26 +97,10 @@ def test_a_batch_from_known_unchanged_devices_writes_no_device_row(engine):
         assert session.scalars(select(Device)).one().room.name == "exam-2"
 
 
-def _open_encounter(engine, room_name: str) -> int:
-    """A patient in an open encounter in room ``room_name`` of site main since an hour ago."""
-    started = datetime.now(UTC) - timedelta(hours=1)
-    with Session(engine) as session, session.begin():
-        room = Room(site="main", name=room_name)
-        patient = Patient(mrn="MRN-ROUTE", family_name="Route", given_name="Test",
-                          date_of_birth=date(1970, 1, 1), sex="F", allergies=[],
-                          created_at=started)
-        session.add_all([room, patient])
-        session.flush()
-        encounter = Encounter(site="main", patient_id=patient.id, room_id=room.id,
-                              status="rooming", status_changed_at=started,
-                              identity_confirmed_at=started, started_at=started, revision=0)
-        session.add(encounter)
-        session.flush()
-        return encounter.id
-
-
 def test_an_encounter_ended_between_routing_and_writing_gets_no_pending_reading(engine):
-    encounter_id = _open_encounter(engine, "exam-1")
+    encounter_id = open_encounter(
+        engine, "main", "exam-1", since=datetime.now(UTC) - timedelta(hours=1)
+    )
     now = datetime.now(UTC)
     reading = make_reading(id=uuid.uuid4(), measured_at=now, received_at=now)
 
@@ -133,7 +124,9 @@ def test_an_encounter_ended_between_routing_and_writing_gets_no_pending_reading(
 
 
 def test_a_reading_for_an_open_encounter_is_pending_in_it(engine):
-    encounter_id = _open_encounter(engine, "exam-1")
+    encounter_id = open_encounter(
+        engine, "main", "exam-1", since=datetime.now(UTC) - timedelta(hours=1)
+    )
     now = datetime.now(UTC)
     reading = make_reading(id=uuid.uuid4(), measured_at=now, received_at=now)
     assert Filer(engine).file_message(TOPIC, encode_reading(reading)).status == "filed"

@@ -8,8 +8,6 @@ ingest or another web process would) must reach the watcher.
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime
-
 import pytest
 from alembic import command
 from sqlalchemy import text, update
@@ -17,24 +15,12 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from dashboard import events
 from dashboard.db import alembic_config, upgrade
-from dashboard.models import Encounter, Patient, Room
-from tests.helpers import wait_until
+from dashboard.models import Encounter
+from tests.helpers import open_encounter, wait_until
 
 
 def _encounter(engine) -> int:
-    now = datetime.now(UTC)
-    with Session(engine) as db, db.begin():
-        room = Room(site="live", name="room-1")
-        patient = Patient(mrn="LIVE-1", family_name="Live", given_name="Test",
-                          date_of_birth=date(1980, 1, 1), sex="F", allergies=[], created_at=now)
-        db.add_all([room, patient])
-        db.flush()
-        encounter = Encounter(site="live", patient_id=patient.id, room_id=room.id,
-                              status="rooming", status_changed_at=now,
-                              identity_confirmed_at=now, started_at=now, revision=0)
-        db.add(encounter)
-        db.flush()
-        return encounter.id
+    return open_encounter(engine, "live", "room-1")
 
 
 def _bump(engine, encounter_id: int) -> None:
