@@ -157,7 +157,7 @@ class Filer:
                         if self.engine.dialect.name == "sqlite":
                             begin_immediate(session)
                         if prepared is not None and attempt + 1 < ROUTING_ATTEMPTS:
-                            _check_routes(session, prepared)
+                            _check_routes(session, prepared)  # before anything is written
                         for index, where, status in statuses:
                             self._device_status(session, where, status)
                             outcomes[index] = Outcome("status")

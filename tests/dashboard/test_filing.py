@@ -114,13 +114,21 @@ def test_an_encounter_ended_between_routing_and_writing_gets_no_pending_reading(
                     session.get(Encounter, encounter_id).ended_at = datetime.now(UTC)
             return prepared
 
-    outcome = EndedMeanwhile(engine).file_message(TOPIC, encode_reading(reading))
-    assert outcome.status == "filed"
+    # In the same batch, a device status from a room not seen before: filed once, by the
+    # attempt that stands.
+    status_topic = topics.device_status_topic("main", "exam-9", "bp-9")
+    status = json.dumps({"state": "connected", "transport": "serial"}).encode()
+    outcomes = EndedMeanwhile(engine).file_messages(
+        [(status_topic, status), (TOPIC, encode_reading(reading))]
+    )
+    assert [o.status for o in outcomes] == ["status", "filed"]
     with Session(engine) as session:
         row = session.get(Reading, str(reading.id))
         assert (row.state, row.encounter_id) == ("unassigned", None)
         [event] = session.scalars(select(ReadingEvent)).all()
         assert (event.to_state, event.encounter_id) == ("unassigned", None)
+        device = session.scalars(select(Device).where(Device.device_id == "bp-9")).one()
+        assert (device.state, device.room.name) == ("connected", "exam-9")
 
 
 def test_a_reading_for_an_open_encounter_is_pending_in_it(engine):
