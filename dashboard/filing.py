@@ -312,24 +312,19 @@ class Filer:
             skip = present(session, ReadingRow.__table__, "id", prepared.arrival_order)
             for insert in prepared.driver:
                 insert.run(session, skip)
-            inserted = set(prepared.arrival_order) - skip
+            new = [rid for rid in prepared.arrival_order if rid not in skip]
         else:
             inserted = insert_ignore_many(session, ReadingRow.__table__, prepared.rows, ["id"])
-        observations: list[dict[str, Any]] = []
-        events: list[dict[str, Any]] = []
+            # Only the readings this insert filed; the others were filed before.
+            new = [rid for rid in prepared.arrival_order if rid in inserted]
+            observations = [o for rid in new for o in prepared.observation_rows[rid]]
+            insert_many(session, ReadingObservation.__table__, observations)
+            insert_many(session, ReadingEvent.__table__, [prepared.events[rid] for rid in new])
         bumps: dict[int, int] = {}
-        for reading_id in prepared.arrival_order:
-            if reading_id not in inserted:
-                continue  # filed before, by this worker or another
-            event = prepared.events[reading_id]
-            if event["encounter_id"] is not None:
-                eid = event["encounter_id"]
+        for rid in new:
+            eid = prepared.events[rid]["encounter_id"]
+            if eid is not None:
                 bumps[eid] = bumps.get(eid, 0) + 1
-            if not prepared.driver:
-                observations += prepared.observation_rows[reading_id]
-                events.append(event)
-        insert_many(session, ReadingObservation.__table__, observations)
-        insert_many(session, ReadingEvent.__table__, events)
         if bumps:
             encounters = Encounter.__table__
             session.execute(
@@ -338,10 +333,11 @@ class Filer:
                 .values(revision=encounters.c.revision + bindparam("n")),
                 [{"eid": eid, "n": n} for eid, n in sorted(bumps.items())],
             )
+        filed_now = set(new)
         outcomes = []
         for index, reading in prepared.batch:
             reading_id = str(reading.id)
-            filed = reading_id in inserted and prepared.first[reading_id][0] == index
+            filed = reading_id in filed_now and prepared.first[reading_id][0] == index
             outcomes.append(
                 (index, Outcome("filed" if filed else "duplicate", reading_id=reading_id))
             )
