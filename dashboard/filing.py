@@ -5,7 +5,7 @@ in the same transaction as its observations, so a re-delivered or re-published m
 files nothing and two ingest workers racing on one message file it once.
 
 A filed reading is never charted by itself: it becomes a *pending* reading of the encounter
-it provably belongs to (``route``), or goes to the *unassigned* queue. Never a guess.
+it provably belongs to (``route_many``), or goes to the *unassigned* queue. Never a guess.
 """
 
 from __future__ import annotations
@@ -22,6 +22,7 @@ from sqlalchemy.orm import Session
 
 from dashboard.bulk import (
     DriverInsert,
+    WriterTurn,
     begin_immediate,
     driver_insert,
     insert_ignore,
@@ -121,6 +122,7 @@ class Filer:
         self._room_ids_known: dict[tuple[str, str], int] = {}
         """(site, room) -> id of rooms already in the database: rooms are never deleted or
         renamed, so a batch from known rooms skips two round trips."""
+        self._writer_turn = WriterTurn(engine)
 
     def file_message(self, topic: str, payload: bytes) -> Outcome:
         """File one MQTT message; never raises for bad input, only for database failures."""
@@ -153,7 +155,8 @@ class Filer:
                 prepared = self._prepare_readings(readings, observation_rows) if readings else None
                 delta = FilingCounters()
                 try:
-                    with Session(self.engine) as session, session.begin():
+                    # The turn is let go only after the commit (the outer context ends last).
+                    with self._writer_turn, Session(self.engine) as session, session.begin():
                         if self.engine.dialect.name == "sqlite":
                             begin_immediate(session)
                         if prepared is not None and attempt + 1 < ROUTING_ATTEMPTS:

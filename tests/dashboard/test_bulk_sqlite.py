@@ -1,14 +1,23 @@
-"""SQLite inserts made ready before the write lock (dashboard.bulk), on a real file."""
+"""SQLite inserts made ready before the write lock, and the writers' turn for that lock
+(dashboard.bulk), on a real file."""
 
 import sqlite3
+import subprocess
+import sys
+import threading
 from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
+from sqlalchemy import create_engine, func, select
 from sqlalchemy.orm import Session
 
-from dashboard.bulk import begin_immediate, driver_insert, present
+from dashboard.bulk import WriterTurn, begin_immediate, driver_insert, present
 from dashboard.db import make_engine, upgrade
+from dashboard.filing import Filer
 from dashboard.models import Device, Reading, Room
+from tests.test_message import make_reading
+from vitals import topics
+from vitals.message import encode_reading
 
 
 @pytest.fixture
@@ -112,3 +121,55 @@ def test_begin_immediate_holds_the_write_lock_before_the_first_write(sqlite_engi
         other.commit()
     finally:
         other.close()
+
+
+def _turn_free_for_another_process(path: str) -> bool:
+    # A process of its own, as the second ingest worker is: flock excludes across processes.
+    probe = (
+        "import fcntl, sys\n"
+        "f = open(sys.argv[1], 'a')\n"
+        "try:\n"
+        "    fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)\n"
+        "except BlockingIOError:\n"
+        "    sys.exit(3)\n"
+    )
+    code = subprocess.run([sys.executable, "-c", probe, path], timeout=30).returncode
+    assert code in (0, 3)
+    return code == 0
+
+
+def test_the_writer_turn_is_held_from_enter_to_exit_against_other_processes(sqlite_engine):
+    turn = WriterTurn(sqlite_engine)
+    assert turn.path == f"{sqlite_engine.url.database}-writer.lock"
+    with turn:
+        assert not _turn_free_for_another_process(turn.path)
+    assert _turn_free_for_another_process(turn.path)
+    with turn:  # taken again on the same handle
+        assert not _turn_free_for_another_process(turn.path)
+    turn.close()
+
+
+def test_a_filer_writes_only_in_its_turn_and_lets_go_after_the_commit(sqlite_engine):
+    filer = Filer(sqlite_engine)
+    message = (topics.reading_topic("main", "exam-1", "scale-1"), encode_reading(make_reading()))
+    other_worker = WriterTurn(sqlite_engine)
+    outcomes = []
+    with other_worker:
+        filing = threading.Thread(target=lambda: outcomes.append(filer.file_message(*message)))
+        filing.start()
+        filing.join(1.0)  # a one-reading batch takes milliseconds when not kept waiting
+        assert filing.is_alive() and not outcomes
+        with Session(sqlite_engine) as session:
+            assert session.scalar(select(func.count()).select_from(Reading)) == 0
+    filing.join(30)
+    assert [o.status for o in outcomes] == ["filed"]
+    assert _turn_free_for_another_process(other_worker.path)
+    other_worker.close()
+
+
+def test_there_is_no_writer_turn_without_a_database_file():
+    assert WriterTurn(create_engine("sqlite://")).path is None
+    # Not connected: only the dialect is looked at.
+    assert WriterTurn(create_engine("postgresql+psycopg://nobody@127.0.0.1/none")).path is None
+    with WriterTurn(create_engine("sqlite://")):
+        pass
