@@ -217,7 +217,7 @@ def run_database(label: str, url: str, count: int, rounds: int) -> list[Result]:
                two_rate / one_rate >= 1.6, f"from a backlog, vs one worker{spread}"),
         Result(f"ingest_two_workers_while_publishing_{label}", live_two, live_one,
                "readings/s", "-", None,
-               f"load generator on the same cores, vs one worker so{live_spread}"),
+               f"load generator on the same cores, vs one worker the same way{live_spread}"),
     ]
 
 
