@@ -53,11 +53,20 @@ def test_status_topics_are_retained(mosquitto, scale, make_gateway):
     gateway = make_gateway(mosquitto.port, scale.port.path)
     wait_until(lambda: gateway.publisher.connected and gateway.status()["devices"]["scale-1"]
                == "connected")
+    statuses = f"roomvitals/v1/{gateway.config.site}/#"
+    # Once a subscriber has seen both status messages the broker holds them retained; one
+    # subscribing before that could get the gateway's first publish live (nothing retained
+    # yet to give it), which says nothing about retention.
+    early = Collector(mosquitto.port, statuses)
+    try:
+        wait_until(lambda: early.on("device-status") and early.on("gateway-status"))
+    finally:
+        early.close()
     # A subscriber that comes later (a dashboard restarting) learns the state at once: the
     # first message on each status topic is the retained one. (Which state it holds depends
     # on whether the gateway's latest publish reached the broker first; the state then
     # settles on connected.)
-    collector = Collector(mosquitto.port, f"roomvitals/v1/{gateway.config.site}/#")
+    collector = Collector(mosquitto.port, statuses)
     try:
         assert wait_until(lambda: collector.on("device-status"))[0].retain
         assert wait_until(lambda: collector.on("gateway-status"))[0].retain
