@@ -146,11 +146,13 @@ def test_ingest_worker_killed_mid_batch(secure_broker, pki, gateways, engine, da
         gateway = gateways(secure_broker, pki)
         wait_until(lambda: gateway.publisher.connected)
         time.sleep(1.5)  # both workers subscribed (the broker deals only to members)
-        total = 600
+        # Enough readings, and a close watch, that the kill lands while they are being filed:
+        # two workers file a few thousand a second, so 600 could all be in before a 50 ms poll.
+        total = 2000
         feeder = threading.Thread(target=feed, args=(gateway, gateway.config.devices[0],
                                                      range(total)))
         feeder.start()
-        wait_until(lambda: len(filed_weights(engine)) >= 100, timeout=60)
+        wait_until(lambda: len(filed_weights(engine)) >= 100, timeout=60, interval=0.005)
         workers[0].kill()
         filed_at_kill = len(filed_weights(engine))
         assert filed_at_kill < total, "the batch was filed before the kill; kill earlier"
