@@ -55,3 +55,32 @@ def test_the_ingest_load_generator_speaks_mqtt_the_broker_accepts(mosquitto):
         counter.close()
     assert publisher.acked == len(messages)
     assert received == messages
+
+
+
+@pytest.mark.timeout(120)
+def test_paused_ingest_workers_drain_the_backlog_they_were_dealt(tmp_path):
+    """The ingest benchmark's backlog way: two ``roomvitals ingest`` processes stopped while
+    the readings are published, then resumed, file every one of them."""
+    sys.path.insert(0, str(ROOT))
+    from sqlalchemy import select
+    from sqlalchemy.orm import Session
+
+    from bench import ingest
+    from bench.stack import seed_clinic
+    from dashboard.db import make_engine, upgrade
+    from dashboard.models import Reading
+
+    url = f"sqlite:///{tmp_path / 'ingest.sqlite3'}"
+    upgrade(url)
+    seed_clinic(url, rooms=ingest.ROOMS)
+    engine = make_engine(url)
+    try:
+        messages = ingest.payloads(600)
+        rate = ingest.workers_rate(url, messages, 2, engine, backlog=True)
+        with Session(engine) as session:
+            filed = set(session.scalars(select(Reading.id)))
+    finally:
+        engine.dispose()
+    assert math.isfinite(rate) and rate > 0
+    assert {json.loads(payload)["id"] for _, payload in messages} <= filed
