@@ -237,7 +237,8 @@ class WriterTurn:
     its core idle meanwhile. An ``flock`` on a file beside the database wakes the waiter
     when the holder lets go. Only filers take the turn; whoever holds it waits for SQLite's
     lock like any writer, and nobody holding SQLite's lock waits for the turn, so it cannot
-    deadlock. On PostgreSQL, and on an in-memory SQLite, entering it does nothing.
+    deadlock. On PostgreSQL, and on an in-memory SQLite, entering it does nothing. One per
+    writing thread (a Filer's): threads entering the same instance would share its lock.
     """
 
     def __init__(self, engine: Engine) -> None:
