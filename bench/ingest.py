@@ -207,8 +207,7 @@ def run_database(label: str, url: str, count: int, rounds: int) -> list[Result]:
         spread = f"; {rounds} rounds, ratios {ratios}" if rounds > 1 else ""
         return statistics.mean(two), statistics.mean(one), spread
 
-    one_rate = statistics.mean(rates[True, 1])
-    two_rate, _, spread = two_against_one(True)
+    two_rate, one_rate, spread = two_against_one(True)
     live_two, live_one, live_spread = two_against_one(False)
     return [
         Result(f"ingest_one_worker_{label}", one_rate, raw, "readings/s", "ratio >= 0.3",
